@@ -1,0 +1,119 @@
+"""The ground floor of `utils`: quick mode, where data lives, seeding and the device.
+
+Every notebook's set-up cell ends with ``utils.setup()`` (introduced in
+``01_neural_network_foundations/01_theory_neurons_activations_losses.ipynb``), which prints
+the mode, the data directory and the seed, so a reader always knows how the
+outputs below were produced.
+
+Environment variables
+---------------------
+``DLF_QUICK=1``
+    Quick mode: small, stratified subsets and few steps. Same code paths as full mode.
+``DLF_DATA_DIR``
+    A directory with the course data sets (see ``../shared/data/README.md`` for the
+    layouts). Default: a per-user cache directory (``pooch.os_cache("dlf")``).
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+#: The course repository. The one place the URL lives: the notebook stamper
+#: (``python -m utils.stamp``) writes it into every badge and set-up cell.
+REPO_URL = "https://github.com/dlf-course/deep-learning-fundamentals"
+#: Branch that Colab badges point at.
+REPO_BRANCH = "main"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def is_quick() -> bool:
+    """True when ``DLF_QUICK`` is set to 1/true/yes/on (read on every call, never cached)."""
+    return os.environ.get("DLF_QUICK", "").strip().lower() in _TRUE
+
+
+def pick(full, quick):
+    """``quick`` in quick mode, ``full`` otherwise: ``epochs = utils.pick(full=20, quick=1)``."""
+    return quick if is_quick() else full
+
+
+def data_dir() -> Path:
+    """The data directory: ``$DLF_DATA_DIR`` if set, else a per-user cache directory."""
+    env = os.environ.get("DLF_DATA_DIR", "").strip()
+    if env:
+        return Path(env).expanduser()
+    import pooch
+
+    return Path(pooch.os_cache("dlf"))
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python, NumPy and, when they are imported, PyTorch and TensorFlow/Keras.
+
+    Frameworks that are not imported yet are not imported here (``import utils`` stays
+    fast); call it again after importing one, or use :func:`setup` which does.
+    Also makes PyTorch choose deterministic kernels where it can.
+    """
+    import sys
+
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    if "keras" in sys.modules:
+        import keras
+
+        keras.utils.set_random_seed(seed)  # seeds Python, NumPy and the backend
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        tf.random.set_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+    return seed
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    """A NumPy ``Generator``: notebooks pass it around instead of using global state."""
+    return np.random.default_rng(seed)
+
+
+def device() -> str:
+    """The PyTorch device to use: ``"cuda"`` or ``"mps"`` when present, else ``"cpu"``."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def tf_device() -> str:
+    """The TensorFlow device string: the first GPU if there is one, else the CPU."""
+    import tensorflow as tf
+
+    return "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
+
+
+def setup(seed: int = 0, frameworks: tuple[str, ...] = ()) -> None:
+    """What every notebook's set-up cell calls: import frameworks, seed, say the mode.
+
+    ``frameworks`` may name ``"torch"`` and/or ``"tensorflow"``; they are imported
+    (TensorFlow quietly) before seeding so that their generators are seeded too.
+    """
+    if "tensorflow" in frameworks:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras  # noqa: F401  (Keras 3 on the TensorFlow backend)
+        import tensorflow  # noqa: F401
+    if "torch" in frameworks:
+        import torch  # noqa: F401
+    seed_everything(seed)
+    mode = "QUICK (DLF_QUICK=1: small subsets, few steps)" if is_quick() else "FULL"
+    print(f"mode: {mode} | data: {data_dir()} | seed: {seed}")

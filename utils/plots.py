@@ -1,0 +1,145 @@
+"""Pictures every chapter needs: training curves, image grids, confusion matrices, decision boundaries.
+
+Introduced in ``01_neural_network_foundations/01_theory_neurons_activations_losses.ipynb``
+(decision boundaries) and ``04_project_mnist_classifier.ipynb`` (the rest).
+Figures are kept small (dpi 80) so committed notebooks stay light.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80, "axes.grid": True, "grid.alpha": 0.3,
+                     "axes.spines.top": False, "axes.spines.right": False})
+
+
+def _as_dict(history: Any) -> Mapping[str, Sequence[float]]:
+    """Accept our History, a Keras History, or a plain dict of lists."""
+    if hasattr(history, "history"):
+        return history.history
+    return history
+
+
+def plot_history(*histories: Any, labels: Sequence[str] | None = None,
+                 metrics: Sequence[str] = ("loss", "acc"), title: str = ""):
+    """Training (solid) and validation (dashed) curves per metric, one panel each.
+
+    Takes any number of histories (``utils.train.History``, Keras ``History``, or dicts);
+    Keras's ``accuracy`` is shown as ``acc``.
+    """
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.4), squeeze=False)
+    labels = labels or [f"run {i + 1}" for i in range(len(histories))] if len(histories) > 1 else [""]
+    for h, label, color in zip(histories, labels, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        h = dict(_as_dict(h))
+        for k in list(h):
+            if "accuracy" in k:
+                h[k.replace("accuracy", "acc")] = h[k]
+        for ax, m in zip(axes[0], metrics):
+            for key, style, part in ((m, "-", "train"), (f"val_{m}", "--", "val")):
+                if key in h:
+                    ax.plot(range(1, len(h[key]) + 1), h[key], style, color=color,
+                            label=f"{label} {part}".strip())
+            ax.set_xlabel("epoch")
+            ax.set_title(m)
+    for ax in axes[0]:
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, preds: Sequence[int] | None = None,
+               classes: Sequence[str] | None = None, ncols: int = 8, size: float = 1.3,
+               title: str = "", notes: Sequence[str] | None = None):
+    """A grid of images; captions "label" or "pred (true)" in red when wrong.
+
+    ``images``: (N, H, W), (N, H, W, C) or flattened square (N, H*W).
+    """
+    images = np.asarray(images)
+    if images.ndim == 2:
+        side = int(round(np.sqrt(images.shape[1])))
+        images = images.reshape(-1, side, side)
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)), squeeze=False)
+    name = (lambda i: classes[i]) if classes is not None else str
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i], cmap="gray" if images[i].ndim == 2 else None)
+        caption, color = "", "black"
+        if preds is not None and labels is not None:
+            caption = f"{name(preds[i])} ({name(labels[i])})"
+            color = "black" if preds[i] == labels[i] else "red"
+        elif labels is not None:
+            caption = name(labels[i])
+        if notes is not None:
+            caption += f"\n{notes[i]}"
+        ax.set_title(caption, fontsize=8, color=color)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None = None) -> np.ndarray:
+    """Counts ``C[i, j]`` of true class i predicted as j."""
+    n = n_classes or int(max(y_true.max(), y_pred.max()) + 1)
+    return np.bincount(np.asarray(y_true) * n + np.asarray(y_pred), minlength=n * n).reshape(n, n)
+
+
+def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str] | None = None,
+                          normalize: bool = False, title: str = "Confusion matrix"):
+    """Heat map of :func:`confusion_matrix`, counts written in each cell; returns the matrix."""
+    cm = confusion_matrix(y_true, y_pred, len(classes) if classes else None)
+    shown = cm / cm.sum(1, keepdims=True) if normalize else cm
+    n = len(cm)
+    fig, ax = plt.subplots(figsize=(0.55 * n + 2, 0.55 * n + 1.5))
+    ax.imshow(np.log1p(shown * (100 if normalize else 1)), cmap="Blues")
+    ax.grid(False)
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, f"{shown[i, j]:.2f}" if normalize else str(shown[i, j]), ha="center", va="center",
+                    fontsize=7, color="white" if i == j else "black")
+    ticks = classes if classes is not None else [str(i) for i in range(n)]
+    ax.set_xticks(range(n), ticks, rotation=45 if classes and len(max(ticks, key=len)) > 2 else 0, fontsize=8)
+    ax.set_yticks(range(n), ticks, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    plt.show()
+    return cm
+
+
+def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray,
+                           ax=None, resolution: int = 200, title: str = "", pad: float = 0.5):
+    """Shade the classes ``predict`` assigns over the plane, with the points ``X`` coloured by ``y``.
+
+    ``predict`` maps (M, 2) points to class labels (or to probabilities of class 1).
+    """
+    show = ax is None
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 3.6))
+    x0, x1 = X[:, 0].min() - pad, X[:, 0].max() + pad
+    y0, y1 = X[:, 1].min() - pad, X[:, 1].max() + pad
+    gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
+    z = np.asarray(predict(np.c_[gx.ravel(), gy.ravel()]))
+    if z.ndim == 2:
+        z = z.argmax(1) if z.shape[1] > 1 else z[:, 0]
+    ax.contourf(gx, gy, z.reshape(gx.shape), levels=20 if z.dtype.kind == "f" else None, cmap="RdBu", alpha=0.35)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu", edgecolors="k", s=18)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    if show:
+        plt.show()
+    return ax

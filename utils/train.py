@@ -1,0 +1,127 @@
+"""A plain PyTorch fit/evaluate loop with ``tqdm.auto`` progress and a history.
+
+Introduced in ``01_neural_network_foundations/03_framework_tensors_mlps.ipynb``, where the
+same loop is first written out by hand. Keras keeps its own ``model.fit``.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from tqdm.auto import tqdm
+
+
+@dataclass
+class History:
+    """Per-epoch numbers of a training run, Keras-style: ``history.history["val_acc"]``."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, **values: float) -> None:
+        for key, value in values.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def last(self) -> dict[str, float]:
+        return {k: v[-1] for k, v in self.history.items()}
+
+
+class NonFiniteLoss(FloatingPointError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+def _autocast(device: str, bf16: bool):
+    if not bf16:
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16)
+
+
+def evaluate(model, loader: Iterable, loss_fn: Callable | None = None, *, device: str = "cpu",
+             bf16: bool = False) -> dict[str, float]:
+    """Mean loss (if ``loss_fn``) and accuracy of ``model`` over ``loader``, in eval mode, no grad."""
+    import torch
+
+    model.eval()
+    total, correct, loss_sum = 0, 0, 0.0
+    with torch.no_grad(), _autocast(device, bf16):
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            out = model(xb)
+            if loss_fn is not None:
+                loss_sum += float(loss_fn(out.float(), yb)) * len(yb)
+            if out.ndim == 2 and out.shape[1] > 1:
+                correct += int((out.argmax(1) == yb).sum())
+            total += len(yb)
+    result = {"acc": correct / max(total, 1)}
+    if loss_fn is not None:
+        result["loss"] = loss_sum / max(total, 1)
+    return result
+
+
+def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: int = 1,
+        val_loader: Iterable | None = None, scheduler: Any = None, device: str = "cpu",
+        bf16: bool = False, clip_norm: float | None = None, desc: str = "train") -> History:
+    """Train ``model`` for ``epochs`` and return a :class:`History` (loss, acc, val_loss, val_acc, time).
+
+    ``scheduler`` is stepped once per epoch, after the optimizer (the order PyTorch expects).
+    ``bf16=True`` runs forward passes under ``torch.autocast(dtype=torch.bfloat16)``.
+    Stops with :class:`NonFiniteLoss` the moment the loss is NaN or infinite.
+    """
+    import torch
+
+    model.to(device)
+    history = History()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        start, seen, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
+        bar = tqdm(train_loader, desc=f"{desc} epoch {epoch}/{epochs}", leave=False)
+        for step, (xb, yb) in enumerate(bar):
+            xb, yb = xb.to(device), yb.to(device)
+            with _autocast(device, bf16):
+                out = model(xb)
+            loss = loss_fn(out.float(), yb)
+            if not math.isfinite(loss.item()):
+                raise NonFiniteLoss(f"loss became {loss.item()} at epoch {epoch}, step {step}: the "
+                                    "learning rate is probably too high (or the inputs are not normalised).")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+            optimizer.step()
+            loss_sum += loss.item() * len(yb)
+            if out.ndim == 2 and out.shape[1] > 1:
+                correct += int((out.argmax(1) == yb).sum())
+            seen += len(yb)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
+        if scheduler is not None:
+            scheduler.step()
+        row = {"loss": loss_sum / seen, "acc": correct / seen}
+        if val_loader is not None:
+            val = evaluate(model, val_loader, loss_fn, device=device, bf16=bf16)
+            row.update(val_loss=val["loss"], val_acc=val["acc"])
+        row["time"] = time.perf_counter() - start
+        history.add(**row)
+        print(f"{desc} epoch {epoch:>3}/{epochs}: " + "  ".join(
+            f"{k} {v:.4f}" if k != "time" else f"{v:.1f}s" for k, v in row.items()))
+    return history
+
+
+def predict(model, x, *, batch_size: int = 1024, device: str = "cpu"):
+    """Model outputs for a NumPy array ``x`` as a NumPy array, in eval mode, batched, no grad."""
+    import numpy as np
+    import torch
+
+    model.eval()
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            outs.append(model(torch.as_tensor(x[i:i + batch_size]).to(device)).float().cpu().numpy())
+    return np.concatenate(outs)
