@@ -55,7 +55,7 @@ def seed_everything(seed: int = 0) -> int:
 
     Frameworks that are not imported yet are not imported here (``import utils`` stays
     fast); call it again after importing one, or use :func:`setup` which does.
-    Also makes PyTorch choose deterministic kernels where it can.
+    Also turns on TensorFlow's op determinism (its CPU reductions then repeat exactly).
     """
     import sys
 
@@ -66,7 +66,8 @@ def seed_everything(seed: int = 0) -> int:
         import torch
 
         torch.manual_seed(seed)
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        # Not torch.use_deterministic_algorithms(True): with TensorFlow loaded in the same
+        # process it crashes this torch build (segfault seen here); CPU kernels are deterministic.
     if "keras" in sys.modules:
         import keras
 

@@ -113,7 +113,8 @@ def execute(path: Path, quick: bool, timeout: int) -> dict:
         numbers = [json.loads(line) for line in f if line.strip()]
     os.unlink(results_file)
     if quick:
-        copy = Path(tempfile.gettempdir()) / "dlf-quick" / path.relative_to(ROOT)
+        rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else Path(path.name)
+        copy = Path(tempfile.gettempdir()) / "dlf-quick" / rel
         copy.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, copy)
     elif status == "ok":

@@ -1,0 +1,10 @@
+"""Repository-wide pytest set-up: notebooks collected by nbval run in quick mode.
+
+The environment of this process is inherited by the kernels nbval starts, so setting
+DLF_QUICK here makes every notebook run its quick path (same code, small data, few steps).
+"""
+import os
+
+os.environ["DLF_QUICK"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from utils.checks import Exercise, assert_close, gradient_check, numerical_gradient, relative_error
+
+
+def test_assert_close_passes_and_prints(capsys):
+    a = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    assert_close("same", a, a + 1e-7)
+    assert "✓ same" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("ref", [np.array([1.0, 2.0, 3.1]), np.array([1.0, 2.0]), np.array([1.0, np.nan, 3.0])])
+def test_assert_close_fails_on_value_shape_nan(ref):
+    with pytest.raises(AssertionError):
+        assert_close("wrong", np.array([1.0, 2.0, 3.0]), ref)
+
+
+def test_assert_close_accepts_torch_and_tf():
+    import tensorflow as tf
+    import torch
+
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    assert_close("torch", x, torch.tensor(x, requires_grad=True) * 1)
+    assert_close("tf", x, tf.Variable(x))
+    with pytest.raises(AssertionError):
+        assert_close("tf wrong", x, tf.constant(x + 1))
+
+
+def test_gradient_check_catches_wrong_gradient():
+    x = np.array([0.3, -1.2, 2.0])
+    f = lambda v: float(np.sum(v ** 3))  # noqa: E731
+    np.testing.assert_allclose(numerical_gradient(f, x.copy()), 3 * x ** 2, rtol=1e-6)
+    gradient_check("cube", f, x.copy(), 3 * x ** 2)
+    with pytest.raises(AssertionError):
+        gradient_check("cube wrong", f, x.copy(), 2 * x ** 2)
+    assert relative_error(np.ones(3), np.ones(3)) == 0.0
+
+
+def test_exercise_reports_and_raises(capsys):
+    ex = Exercise("t", lambda f: assert_close("double", f(np.array([1.0, 2.0])), np.array([2.0, 4.0]), quiet=True))
+
+    def stub(x):
+        raise NotImplementedError
+
+    assert ex.check(stub) is False and "not attempted" in capsys.readouterr().out
+    assert ex.check(lambda x: x * 3) is False and "not yet" in capsys.readouterr().out
+    assert ex.check(lambda x: x * 2, solution=True) is True
+    with pytest.raises(AssertionError):
+        ex.check(lambda x: x * 3, solution=True)
+    ex.rejects(lambda x: x * 3)
+    with pytest.raises(AssertionError):
+        ex.rejects(lambda x: x * 2)

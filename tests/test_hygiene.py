@@ -1,0 +1,59 @@
+"""Every committed notebook: one clean full run, no errors, current badge and set-up cell, small, listed."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from utils.stamp import ROOT, notebooks, problems
+
+CHAPTERS = ["01_neural_network_foundations", "02_backprop", "03_optimization", "04_regularization",
+            "05_cnns", "06_advanced_cnns", "07_rnns", "08_seq2seq"]
+NOTEBOOKS = notebooks()
+MAX_BYTES = 2_000_000
+
+
+def test_layout():
+    for name in ["README.md", "CONTRIBUTING.md", "requirements.txt", "pyproject.toml", "utils", ".ci/run"]:
+        assert (ROOT / name).exists(), name
+    for chapter in CHAPTERS:
+        readme = (ROOT / chapter / "README.md").read_text()
+        if not list((ROOT / chapter).glob("*.ipynb")):
+            assert readme.strip().lower() == "coming next.", f"{chapter}: an empty chapter says 'Coming next.' only"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_hygiene(path):
+    rel = path.relative_to(ROOT).as_posix()
+    assert path.stat().st_size < MAX_BYTES, f"{rel} is over 2 MB"
+    nb = nbformat.read(path, as_version=4)
+    assert problems(nb, rel) == [], f"{rel}: run `python -m utils.stamp`"
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), f"{rel}: not one clean run"
+    for cell in code:
+        for out in cell.outputs:
+            assert out.output_type != "error", f"{rel}: error output"
+            assert "Traceback (most recent call last)" not in str(out.get("text", ""))
+    setup_out = "".join(str(o.get("text", "")) for c in code[:3] for o in c.outputs)
+    assert "mode: FULL" in setup_out, f"{rel}: committed outputs must come from a full run"
+    chapter_readme = (path.parent / "README.md").read_text()
+    assert path.name in chapter_readme, f"{rel} not listed in its chapter README"
+    assert rel in (ROOT / "README.md").read_text(), f"{rel} not listed in the top README"
+
+
+def test_results_json_names_recording_notebooks():
+    results = json.loads((ROOT / "results.json").read_text()) if (ROOT / "results.json").exists() else {}
+    for path in NOTEBOOKS:
+        if "utils.record(" in path.read_text():
+            entry = results.get("notebooks", {}).get(path.relative_to(ROOT).as_posix())
+            assert entry and "full_seconds" in entry, f"{path.name}: no full run in results.json"
+
+
+def test_course_audit_passes():
+    audit = ROOT.parent / "shared" / "tools" / "audit.py"
+    if not audit.exists():
+        pytest.skip("the course audit lives in ../shared/tools (not in this checkout)")
+    out = subprocess.run([sys.executable, str(audit), str(ROOT)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:]

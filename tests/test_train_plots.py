@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from utils import plots, train
+from utils.data import torch_loader
+
+
+def _toy(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((256, 2)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    return x, y
+
+
+def test_fit_learns_and_evaluates(capsys):
+    import torch
+
+    torch.manual_seed(0)
+    x, y = _toy()
+    model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    loader = torch_loader(x, y, batch_size=32, shuffle=True)
+    hist = train.fit(model, loader, torch.nn.functional.cross_entropy, opt, epochs=5, val_loader=loader)
+    assert set(hist.history) == {"loss", "acc", "val_loss", "val_acc", "time"}
+    assert hist["loss"][-1] < hist["loss"][0] and hist.last()["val_acc"] > 0.9
+    assert train.predict(model, x).shape == (256, 2)
+    assert "epoch   5/5" in capsys.readouterr().out
+
+
+def test_fit_stops_on_nan():
+    import torch
+
+    x, y = _toy()
+    x[5] = np.nan
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(train.NonFiniteLoss, match="learning rate"):
+        train.fit(model, torch_loader(x, y, batch_size=256), torch.nn.functional.cross_entropy, opt)
+
+
+def test_plots_run_and_confusion_matrix_counts():
+    y_true = np.array([0, 0, 1, 1, 2])
+    y_pred = np.array([0, 1, 1, 1, 0])
+    cm = plots.confusion_matrix(y_true, y_pred, 3)
+    np.testing.assert_array_equal(cm, [[1, 1, 0], [0, 2, 0], [1, 0, 0]])
+    assert plots.plot_confusion_matrix(y_true, y_pred, ["a", "b", "c"]).sum() == 5
+    plots.plot_history({"loss": [1, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8]})
+    plots.image_grid(np.zeros((3, 784)), labels=[1, 2, 3], preds=[1, 0, 3])
+    x, y = _toy()
+    plots.plot_decision_boundary(lambda p: (p.sum(1) > 0).astype(int), x, y, resolution=20)
