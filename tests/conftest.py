@@ -52,3 +52,10 @@ def write_cifar(folder: Path, per_batch: int = 20) -> None:
         data[:, 0] = labels  # red channel of pixel (0, 0) is the label
         with open(folder / name, "wb") as f:
             pickle.dump({"data": data, "labels": labels}, f, protocol=2)
+
+
+# Triton (shipped with PyTorch's CUDA builds) must load before TensorFlow: see
+# utils.config.safe_tensorflow_import. Test modules import TensorFlow directly, so do it here.
+from utils.config import safe_tensorflow_import  # noqa: E402
+
+safe_tensorflow_import()

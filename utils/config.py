@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +58,6 @@ def seed_everything(seed: int = 0) -> int:
     fast); call it again after importing one, or use :func:`setup` which does.
     Also turns on TensorFlow's op determinism (its CPU reductions then repeat exactly).
     """
-    import sys
-
     random.seed(seed)
     np.random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
@@ -103,18 +102,36 @@ def tf_device() -> str:
     return "/GPU:0" if tf.config.list_physical_devices("GPU") else "/CPU:0"
 
 
+def safe_tensorflow_import():
+    """Import TensorFlow and Keras 3 quietly, after Triton when Triton is installed.
+
+    PyTorch's CUDA builds ship Triton, which PyTorch imports lazily (on the first optimizer or
+    ``torch.compile``). Loading Triton's native library *after* TensorFlow's crashes the process
+    (a segfault seen here with torch 2.14.1 + tensorflow 2.21.0); loaded before, both work. So
+    notebooks import TensorFlow through this function (``utils.setup`` does).
+    """
+    import importlib.util
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" not in sys.modules and importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401
+    import keras  # Keras 3 on the TensorFlow backend
+    import tensorflow as tf
+
+    return tf, keras
+
+
 def setup(seed: int = 0, frameworks: tuple[str, ...] = ()) -> None:
     """What every notebook's set-up cell calls: import frameworks, seed, say the mode.
 
     ``frameworks`` may name ``"torch"`` and/or ``"tensorflow"``; they are imported
-    (TensorFlow quietly) before seeding so that their generators are seeded too.
+    (TensorFlow quietly, see :func:`safe_tensorflow_import`) before seeding so that their
+    generators are seeded too.
     """
-    if "tensorflow" in frameworks:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import keras  # noqa: F401  (Keras 3 on the TensorFlow backend)
-        import tensorflow  # noqa: F401
     if "torch" in frameworks:
         import torch  # noqa: F401
+    if "tensorflow" in frameworks:
+        safe_tensorflow_import()
     seed_everything(seed)
     mode = "QUICK (DLF_QUICK=1: small subsets, few steps)" if is_quick() else "FULL"
     print(f"mode: {mode} | data: {data_dir()} | seed: {seed}")
