@@ -113,6 +113,10 @@ def safe_tensorflow_import():
     import importlib.util
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's oneDNN kernels reorder float sums ("slightly different numerical results",
+    # it warns on stderr at every start). The course compares TF with NumPy and PyTorch to
+    # ~1e-6, so it uses TF's plain kernels unless the environment already chose otherwise.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     if "tensorflow" not in sys.modules and importlib.util.find_spec("triton") is not None:
         import triton  # noqa: F401
     import keras  # Keras 3 on the TensorFlow backend
