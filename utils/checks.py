@@ -26,14 +26,20 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-def max_errors(ours: Any, reference: Any) -> tuple[float, float]:
-    """Largest absolute and relative difference (relative to ``|reference|``, floored at 1e-12)."""
+def max_errors(ours: Any, reference: Any, floor: float = 1e-12) -> tuple[float, float]:
+    """Largest absolute and relative difference.
+
+    The relative error is taken only over elements with ``|reference| > floor`` (elsewhere
+    it means nothing: 1e-9 off a true 0 is "100 %"); pass ``atol`` as the floor.
+    """
     a = to_numpy(ours).astype(np.float64)
     b = to_numpy(reference).astype(np.float64)
     diff = np.abs(a - b)
     if diff.size == 0:
         return 0.0, 0.0
-    return float(diff.max()), float((diff / np.maximum(np.abs(b), 1e-12)).max())
+    big = np.abs(b) > floor
+    rel = float((diff[big] / np.abs(b[big])).max()) if big.any() else 0.0
+    return float(diff.max()), rel
 
 
 def assert_close(name: str, ours: Any, reference: Any, *, rtol: float = 1e-5, atol: float = 1e-6,
@@ -48,7 +54,7 @@ def assert_close(name: str, ours: Any, reference: Any, *, rtol: float = 1e-5, at
         raise AssertionError(f"✗ {name}: shape {a.shape} differs from reference shape {b.shape}")
     if np.isnan(a).any() or np.isnan(b).any():
         raise AssertionError(f"✗ {name}: NaN in {'ours' if np.isnan(a).any() else 'reference'}")
-    abs_err, rel_err = max_errors(a, b)
+    abs_err, rel_err = max_errors(a, b, floor=atol)
     ok = bool(np.all(np.abs(a.astype(np.float64) - b.astype(np.float64))
                      <= atol + rtol * np.abs(b.astype(np.float64))))
     line = (f"{'✓' if ok else '✗'} {name:<34} shape {str(a.shape):<14} max abs err {abs_err:.1e}  "
@@ -81,9 +87,15 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
-    """CS231n's relative error max |a - b| / max(|a| + |b|, tiny): ~1e-7 or less is a pass."""
+    """Relative error of two gradients, ||a - b|| / (||a|| + ||b||) (0 when both are 0).
+
+    Norm-based rather than element by element, so that entries that are ~0 in both (where
+    central differences only measure rounding) do not dominate; ~1e-7 or less is a pass in
+    float64, while a wrong derivative gives 1e-2 to 1.
+    """
     a, b = to_numpy(a).astype(np.float64), to_numpy(b).astype(np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-12)))
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return float(np.linalg.norm(a - b) / denom) if denom > 0 else 0.0
 
 
 def gradient_check(name: str, f: Callable[[np.ndarray], float], x: np.ndarray, analytic: np.ndarray,
@@ -115,13 +127,18 @@ class Exercise:
 
     def __init__(self, title: str, check: Callable[[Any], Any]):
         self.title, self._check = title, check
+        self.passed: bool | None = None
 
-    def check(self, answer: Any, *, solution: bool = False) -> bool:
-        """Run the check on ``answer``. Returns True when it passes.
+    def check(self, answer: Any, *, solution: bool = False) -> None:
+        """Run the check on ``answer``; ``self.passed`` tells the outcome afterwards.
 
-        A learner's stub (``NotImplementedError`` or ``...``) reports "not attempted yet";
-        a wrong answer prints what went wrong. With ``solution=True`` any failure raises.
+        A learner's stub (``NotImplementedError``) reports "not attempted yet"; a wrong answer
+        prints what went wrong. With ``solution=True`` any failure raises. Returns nothing, so
+        a cell ending in ``ex.check(...)`` shows only the message.
         """
+        self.passed = self._run(answer, solution)
+
+    def _run(self, answer: Any, solution: bool) -> bool:
         try:
             self._check(answer)
         except NotImplementedError:

@@ -1,4 +1,4 @@
-"""Stamp the Colab badge and the set-up cell into every notebook: ``python -m utils.stamp [--check]``.
+"""Stamp the Colab badge and the set-up cell into notebooks: ``python -m utils.stamp [NOTEBOOK ...] [--check]``.
 
 The repository URL lives in one place, :data:`utils.config.REPO_URL`. This script writes it
 into each notebook's first cell (the badge, pointing at that very notebook) and makes the
@@ -84,10 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     import nbformat
 
     ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("paths", nargs="*", help="notebooks to stamp (default: every course notebook)")
     ap.add_argument("--check", action="store_true", help="only report notebooks that differ")
     args = ap.parse_args(argv)
     stale = 0
-    for path in notebooks():
+    for path in [Path(p).resolve() for p in args.paths] or notebooks():
         rel = path.relative_to(ROOT).as_posix()
         nb = nbformat.read(path, as_version=4)
         issues = problems(nb, rel)
