@@ -58,3 +58,11 @@ def test_import_utils_does_not_import_frameworks():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
     assert utils.COURSE == "deep-learning-fundamentals"
+
+
+def test_blas_threads_limits_and_restores():
+    from threadpoolctl import threadpool_info
+
+    limiter = config.blas_threads(1)
+    assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
+    limiter.restore_original_limits()
