@@ -66,3 +66,16 @@ def test_blas_threads_limits_and_restores():
     limiter = config.blas_threads(1)
     assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
     limiter.restore_original_limits()
+
+
+def test_setup_imports_both_frameworks_safely_and_sets_threads():
+    import subprocess
+    import sys
+
+    code = ("import utils; utils.setup(seed=1, frameworks=('torch', 'tensorflow'), threads=1)\n"
+            "import torch, tensorflow as tf\n"
+            "m = torch.nn.Linear(2, 2); torch.optim.SGD(m.parameters(), lr=0.1).step()  # loads Triton: must not crash\n"
+            "print(torch.get_num_threads(), tf.config.threading.get_intra_op_parallelism_threads())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "mode: FULL" in out.stdout and out.stdout.split()[-2:] == ["1", "1"]

@@ -27,7 +27,8 @@ def plot_history(*histories: Any, labels: Sequence[str] | None = None,
     """Training (solid) and validation (dashed) curves per metric, one panel each.
 
     Takes any number of histories (``utils.train.History``, Keras ``History``, or dicts);
-    Keras's ``accuracy`` is shown as ``acc``.
+    Keras's ``accuracy`` is shown as ``acc``. Returns the figure: assign it (``_ = ...``) when
+    the call ends a cell, or Jupyter shows it twice.
     """
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.4), squeeze=False)
     labels = labels or [f"run {i + 1}" for i in range(len(histories))] if len(histories) > 1 else [""]
