@@ -78,4 +78,4 @@ def test_setup_imports_both_frameworks_safely_and_sets_threads():
             "print(torch.get_num_threads(), tf.config.threading.get_intra_op_parallelism_threads())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "mode: FULL" in out.stdout and out.stdout.split()[-2:] == ["1", "1"]
+    assert "seed: 1 | threads: 1" in out.stdout and out.stdout.split()[-2:] == ["1", "1"]
