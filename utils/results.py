@@ -19,12 +19,11 @@ RESULTS_ENV = "DLF_RESULTS_FILE"
 
 
 def record(name: str, value: Any, *, target: float | None = None, higher_is_better: bool = True,
-           unit: str = "", headline: bool = True) -> None:
+           unit: str = "", headline: bool = True) -> Any:
     """Record one number of this notebook; with ``target``, assert it in full mode.
 
     ``higher_is_better=False`` for losses, errors, times and ratios that must stay below the target.
     ``headline=False`` keeps the number in results.json but out of the README table.
-    Returns nothing, so a cell that ends with ``record(...)`` shows only the printed line.
     """
     if hasattr(value, "item"):
         value = value.item()
@@ -48,3 +47,4 @@ def record(name: str, value: Any, *, target: float | None = None, higher_is_bett
     if target is not None and not is_quick() and not met:
         raise AssertionError(f"{name} = {shown}{unit} misses the target "
                              f"{'≥' if higher_is_better else '≤'} {target}{unit}")
+    return value
