@@ -177,6 +177,8 @@ def table(results: dict, only_chapter: str | None = None) -> str:
     """The Markdown results table (all notebooks, or one chapter's) built from ``results``."""
     rows = ["| Notebook | Colab | What it teaches | Quick | Full | Headline result |",
             "|---|---|---|---|---|---|"]
+    if not only_chapter:
+        rows = ["| Ch. " + rows[0], "|---" + rows[1]]
     for path in notebooks():
         rel = path.relative_to(ROOT).as_posix()
         if only_chapter and not rel.startswith(only_chapter + "/"):
@@ -185,7 +187,8 @@ def table(results: dict, only_chapter: str | None = None) -> str:
         heads = [fmt_number(n) for n in r.get("numbers", []) if n.get("headline", True)]
         link = path.name if only_chapter else rel
         colab = badge(rel).replace("[![Open In Colab]", "[![Colab]")
-        rows.append(f"| [{path.name}]({link}) | {colab} | {title_of(path)} | "
+        chapter = "" if only_chapter else f"| {rel[:2]} "
+        rows.append(f"{chapter}| [{path.name}]({link}) | {colab} | {title_of(path)} | "
                     f"{fmt_seconds(r.get('quick_seconds'))} | {fmt_seconds(r.get('full_seconds'))} | "
                     f"{'; '.join(heads) or '–'} |")
     return "\n".join(rows)
