@@ -66,7 +66,10 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, preds: S
         images = images.reshape(-1, side, side)
     n = len(images)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)), squeeze=False)
+    caption_lines = (1 if labels is not None else 0) + (1 if notes is not None else 0)
+    row_height = size + 0.1 + 0.18 * caption_lines  # room for each caption line above the image
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * row_height + (0.3 if title else 0)),
+                             squeeze=False)
     name = (lambda i: classes[i]) if classes is not None else str
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
