@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from utils.checks import Exercise, assert_close, gradient_check, numerical_gradient, relative_error
+from utils.checks import Exercise, assert_close, gradient_check, must_fail, numerical_gradient, relative_error
 
 
 def test_assert_close_passes_and_prints(capsys):
@@ -56,3 +56,12 @@ def test_exercise_reports_and_raises(capsys):
     ex.rejects(lambda x: x * 3)
     with pytest.raises(AssertionError):
         ex.rejects(lambda x: x * 2)
+
+
+def test_must_fail_reports_and_insists(capsys):
+    with must_fail("off by one"):
+        assert_close("x", np.array([1.0]), np.array([2.0]))
+    assert "caught, as it should be (off by one)" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="should have failed"):
+        with must_fail("nothing wrong"):
+            assert_close("x", np.array([1.0]), np.array([1.0]))

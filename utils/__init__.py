@@ -16,7 +16,7 @@ Nothing here imports torch or TensorFlow at import time.
 from __future__ import annotations
 
 from . import checks, config, data, plots, results, train
-from .checks import Exercise, assert_close, gradient_check, numerical_gradient
+from .checks import Exercise, assert_close, gradient_check, must_fail, numerical_gradient
 from .config import data_dir, device, is_quick, pick, rng, seed_everything, setup
 from .results import record
 
@@ -24,5 +24,5 @@ from .results import record
 COURSE = "deep-learning-fundamentals"
 
 __all__ = ["checks", "config", "data", "plots", "results", "train", "Exercise", "assert_close",
-           "gradient_check", "numerical_gradient", "data_dir", "device", "is_quick", "pick", "rng",
+           "gradient_check", "must_fail", "numerical_gradient", "data_dir", "device", "is_quick", "pick", "rng",
            "seed_everything", "setup", "record", "COURSE"]

@@ -10,7 +10,8 @@ Introduced in ``01_neural_network_foundations/02_scratch_mlp.ipynb``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -111,6 +112,23 @@ def gradient_check(name: str, f: Callable[[np.ndarray], float], x: np.ndarray, a
         raise AssertionError(line)
     print(line)
     return err
+
+
+@contextmanager
+def must_fail(what: str) -> Iterator[None]:
+    """Show that a check bites: the block must raise ``AssertionError``.
+
+    >>> with must_fail("a forgotten transpose"):
+    ...     assert_close("dW", wrong_dW, reference_dW)
+    ✓ caught, as it should be (a forgotten transpose): ✗ dW ... max abs err 3.1e-01 ...
+    """
+    try:
+        yield
+    except AssertionError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"✓ caught, as it should be ({what}): {first[:160]}")
+    else:
+        raise AssertionError(f"{what}: the check passed, but it should have failed")
 
 
 class Exercise:
