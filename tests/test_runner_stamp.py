@@ -52,7 +52,14 @@ def test_stamp_writes_badge_and_setup_cell():
     assert stamp.problems(nb, "01_neural_network_foundations/other.ipynb") == ["Colab badge missing or stale"]
 
 
-def test_results_table_lists_every_notebook():
+def test_results_table_lists_every_published_notebook():
     text = run.table({"notebooks": {}})
     for path in stamp.notebooks():
-        assert path.name in text
+        assert (path.name in text) == run.published(path.parent)
+
+
+def test_unpublished_chapter_is_left_out(tmp_path):
+    (tmp_path / "README.md").write_text("Coming next.\n")
+    assert not run.published(tmp_path)
+    (tmp_path / "README.md").write_text("# 09 · Something\n\nNotebooks ...")
+    assert run.published(tmp_path)

@@ -173,6 +173,12 @@ def title_of(path: Path) -> str:
     return path.stem
 
 
+def published(chapter: Path) -> bool:
+    """A chapter is published once its README is more than the "Coming next." placeholder."""
+    readme = chapter / "README.md"
+    return readme.exists() and readme.read_text(encoding="utf-8").strip().lower() != "coming next."
+
+
 def table(results: dict, only_chapter: str | None = None) -> str:
     """The Markdown results table (all notebooks, or one chapter's) built from ``results``."""
     rows = ["| Notebook | Colab | What it teaches | Quick | Full | Headline result |",
@@ -182,6 +188,8 @@ def table(results: dict, only_chapter: str | None = None) -> str:
     for path in notebooks():
         rel = path.relative_to(ROOT).as_posix()
         if only_chapter and not rel.startswith(only_chapter + "/"):
+            continue
+        if not published(path.parent):  # a chapter still being written stays out of the tables
             continue
         r = results.get("notebooks", {}).get(rel, {})
         heads = [fmt_number(n) for n in r.get("numbers", []) if n.get("headline", True)]
