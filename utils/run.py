@@ -128,13 +128,9 @@ def execute(path: Path, quick: bool, timeout: int) -> dict:
 
 
 def fmt_number(n: dict) -> str:
+    """``name value unit``, shown the way ``utils.record`` prints it (floats to 4 significant digits)."""
     v = n["value"]
-    if isinstance(v, float):
-        v = f"{v:.2%}" if n.get("unit") == "%" else f"{v:.4g}"
-    else:
-        v = str(v)
-    unit = "" if n.get("unit") in ("%", None) else n["unit"]
-    return f"{n['name']} {v}{unit}"
+    return f"{n['name']} {v:.4g}{n.get('unit') or ''}" if isinstance(v, float) else f"{n['name']} {v}{n.get('unit') or ''}"
 
 
 def fmt_seconds(s: float | None) -> str:
