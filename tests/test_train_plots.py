@@ -48,3 +48,29 @@ def test_plots_run_and_confusion_matrix_counts():
     plots.image_grid(np.zeros((3, 784)), labels=[1, 2, 3], preds=[1, 0, 3])
     x, y = _toy()
     plots.plot_decision_boundary(lambda p: (p.sum(1) > 0).astype(int), x, y, resolution=20)
+
+
+def test_train_or_load_caches_per_config(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("DLF_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DLF_RETRAIN", raising=False)
+    calls = []
+
+    def train_fn(model):
+        calls.append(1)
+        with torch.no_grad():
+            model.weight.fill_(3.0)
+        return {"seconds": 1.5}
+
+    info, loaded = train.train_or_load("toy", torch.nn.Linear(2, 2), train_fn, config={"lr": 0.1})
+    assert (info, loaded, len(calls)) == ({"seconds": 1.5}, False, 1)
+    fresh = torch.nn.Linear(2, 2)
+    info, loaded = train.train_or_load("toy", fresh, train_fn, config={"lr": 0.1})
+    assert loaded and info == {"seconds": 1.5} and len(calls) == 1
+    assert torch.equal(fresh.weight, torch.full((2, 2), 3.0))
+    train.train_or_load("toy", torch.nn.Linear(2, 2), train_fn, config={"lr": 0.2})  # new config: trains
+    monkeypatch.setenv("DLF_RETRAIN", "1")
+    train.train_or_load("toy", torch.nn.Linear(2, 2), train_fn, config={"lr": 0.1})  # forced: trains
+    assert len(calls) == 3
+    assert not list((tmp_path / "checkpoints").glob("*.partial"))

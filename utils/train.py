@@ -125,3 +125,36 @@ def predict(model, x, *, batch_size: int = 1024, device: str = "cpu"):
         for i in range(0, len(x), batch_size):
             outs.append(model(torch.as_tensor(x[i:i + batch_size]).to(device)).float().cpu().numpy())
     return np.concatenate(outs)
+
+
+def train_or_load(name: str, model, train_fn: Callable[[Any], dict | None], *, config: Any = None):
+    """Train ``model`` once and cache its weights; later runs load them (uvadlc's train-or-load).
+
+    ``train_fn(model)`` trains in place and may return a JSON-able dict (history, seconds, accuracy …),
+    which is cached too. The checkpoint is ``data_dir()/checkpoints/{name}-{mode}-{hash of config}.pt`` —
+    outside git, separate for quick and full mode, and never reused after ``config`` changes.
+    ``DLF_RETRAIN=1`` ignores the cache (the committed full runs use it). Returns ``(info, loaded)``.
+    Introduced in ``06_advanced_cnns/04_project_cat_dog_transfer.ipynb``.
+    """
+    import hashlib
+    import json
+    import os
+
+    import torch
+
+    from .config import data_dir, is_quick
+
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    path = data_dir() / "checkpoints" / f"{name}-{'quick' if is_quick() else 'full'}-{digest}.pt"
+    if path.exists() and os.environ.get("DLF_RETRAIN") != "1":
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        print(f"loaded {name} from {path} (delete it, or set DLF_RETRAIN=1, to train again)")
+        return json.loads(saved["info"]), True
+    info = train_fn(model) or {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save({"state_dict": model.state_dict(), "info": json.dumps(info)}, partial)
+    partial.replace(path)  # atomic: an interrupted save never leaves a half checkpoint behind
+    print(f"trained {name}; cached at {path}")
+    return info, False
