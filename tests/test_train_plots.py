@@ -74,3 +74,36 @@ def test_train_or_load_caches_per_config(tmp_path, monkeypatch):
     train.train_or_load("toy", torch.nn.Linear(2, 2), train_fn, config={"lr": 0.1})  # forced: trains
     assert len(calls) == 3
     assert not list((tmp_path / "checkpoints").glob("*.partial"))
+
+
+def test_flip_and_shift_is_an_exact_flip_plus_shift():
+    import torch
+    import torch.nn.functional as F
+
+    images = torch.randn(64, 3, 8, 8)
+    out = train.flip_and_shift(images, torch.Generator().manual_seed(0), max_shift=2)
+    assert out.shape == images.shape and out.is_contiguous(memory_format=torch.channels_last)
+    padded = F.pad(torch.cat([images, images.flip(3)]), (2,) * 4, mode="reflect")
+    crops = {(k, i, j) for k in range(2) for i in range(5) for j in range(5)}
+    for n in range(len(images)):
+        matches = [(k, i, j) for k, i, j in crops
+                   if torch.equal(out[n], padded[k * len(images) + n, :, i:i + 8, j:j + 8])]
+        assert matches, f"image {n} is not a flip + shift of its original"
+    again = train.flip_and_shift(images, torch.Generator().manual_seed(0), max_shift=2)
+    assert torch.equal(out, again)                                   # the generator alone decides
+    flipped_only = train.flip_and_shift(images, torch.Generator().manual_seed(0), max_shift=0)
+    assert all(torch.equal(a, b) or torch.equal(a, b.flip(2)) for a, b in zip(flipped_only, images))
+    assert not torch.equal(out, images)                              # it does change the batch
+
+
+def test_count_multiply_adds_equals_half_the_flop_counter():
+    import torch
+    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, groups=4),
+                        nn.Flatten(), nn.Linear(8 * 7 * 7, 10))
+    with FlopCounterMode(display=False) as flops, torch.no_grad():
+        net(torch.zeros(1, 3, 16, 16))
+    assert train.count_multiply_adds(net, (1, 3, 16, 16)) == flops.get_total_flops() // 2
+    assert all(not m._forward_hooks for m in net.modules())              # the hooks are removed

@@ -158,3 +158,59 @@ def train_or_load(name: str, model, train_fn: Callable[[Any], dict | None], *, c
     partial.replace(path)  # atomic: an interrupted save never leaves a half checkpoint behind
     print(f"trained {name}; cached at {path}")
     return info, False
+
+
+def flip_and_shift(images, generator, max_shift: int = 2):
+    """Random horizontal flip and shift by up to ``max_shift`` pixels (reflect padding), per image.
+
+    Vectorised over a whole NCHW tensor (one call per epoch), which on two CPU cores is several
+    times faster than per-image torchvision v2 transforms; returns a channels-last tensor.
+    Introduced and checked against an explicit flip + crop in ``05_cnns/04_project_cifar10.ipynb``;
+    reused by chapter 06.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    n = len(images)
+    flip = torch.rand(n, generator=generator) < 0.5
+    images = torch.where(flip[:, None, None, None], images.flip(3), images)
+    if max_shift == 0:
+        return images
+    padded = F.pad(images, (max_shift,) * 4, mode="reflect")
+    dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
+    out = torch.empty_like(images)
+    size = images.shape[-1]
+    for i in range(2 * max_shift + 1):
+        for j in range(2 * max_shift + 1):
+            chosen = (dy == i) & (dx == j)
+            out[chosen] = padded[chosen][:, :, i:i + size, j:j + size]
+    return out.contiguous(memory_format=torch.channels_last)
+
+
+def count_multiply_adds(model, shape=(1, 3, 32, 32)) -> int:
+    """Multiply-adds of one forward pass of a PyTorch model, from hooks on its Conv2d and Linear layers.
+
+    Introduced in ``05_cnns/04_project_cifar10.ipynb``; chapter 06 checks it against
+    ``torch.utils.flop_counter.FlopCounterMode`` (which counts 2 FLOPs per multiply-add).
+    """
+    import torch
+    from torch import nn
+
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            total += output.numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+        else:
+            total += output.numel() * module.in_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(shape))
+    finally:
+        for h in handles:
+            h.remove()
+    return total
