@@ -10,8 +10,18 @@ Environment variables
 ``DLF_QUICK=1``
     Quick mode: small, stratified subsets and few steps. Same code paths as full mode.
 ``DLF_DATA_DIR``
-    A directory with the course data sets (see ``../shared/data/README.md`` for the
-    layouts). Default: a per-user cache directory (``pooch.os_cache("dlf")``).
+    A directory with the course data sets, laid out like the official downloads once
+    unpacked (README, "Data and offline use"). Default: a per-user cache directory
+    (``pooch.os_cache("dlf")``).
+``DLF_OFFLINE=1``
+    Never download: a data set that is not in the data directory raises ``DataError``.
+``DLF_RETRAIN=1``
+    Ignore cached trained weights (:func:`utils.train.train_or_load`) and train again.
+``DLF_RESULTS_FILE``
+    Set by the runner: where :func:`utils.record` appends the numbers it records.
+
+This module is the one reader of these variables: everything else asks :func:`env_flag`
+or the functions below.
 """
 from __future__ import annotations
 
@@ -31,9 +41,24 @@ REPO_BRANCH = "main"
 _TRUE = {"1", "true", "yes", "on"}
 
 
+def env_flag(name: str) -> bool:
+    """True when the environment variable ``name`` is 1/true/yes/on (read on every call, never cached)."""
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
 def is_quick() -> bool:
     """True when ``DLF_QUICK`` is set to 1/true/yes/on (read on every call, never cached)."""
-    return os.environ.get("DLF_QUICK", "").strip().lower() in _TRUE
+    return env_flag("DLF_QUICK")
+
+
+def is_offline() -> bool:
+    """True when ``DLF_OFFLINE`` forbids downloads."""
+    return env_flag("DLF_OFFLINE")
+
+
+def wants_retrain() -> bool:
+    """True when ``DLF_RETRAIN`` asks to ignore cached trained weights."""
+    return env_flag("DLF_RETRAIN")
 
 
 def pick(full, quick):
@@ -77,6 +102,34 @@ def seed_everything(seed: int = 0) -> int:
         tf.random.set_seed(seed)
         tf.config.experimental.enable_op_determinism()
     return seed
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags the kernel reports (empty where /proc/cpuinfo does not exist)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def is_reference_setup() -> bool:
+    """True on the setup the course's wall times are measured on: 2 CPU cores with native bfloat16, no GPU.
+
+    Speed targets (seconds, speed-ups) are asserted only here; everywhere else they are recorded and
+    shown, so a slower laptop or a Colab runtime never fails a notebook whose model learned fine.
+    """
+    if os.cpu_count() != 2 or not {"amx_bf16", "avx512_bf16"} & cpu_flags():
+        return False
+    if "torch" in sys.modules:
+        import torch
+
+        if torch.cuda.is_available():
+            return False
+    return True
 
 
 def rng(seed: int = 0) -> np.random.Generator:

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .config import data_dir, is_quick
+from .config import data_dir, is_offline, is_quick
 
 ENV_HINT = "DLF_DATA_DIR"
 
@@ -136,7 +136,7 @@ def fetch(name: str, filename: str) -> Path:
     path = folder / filename
     if path.exists():
         return path
-    if os.environ.get("DLF_OFFLINE", "").strip() in {"1", "true", "yes"}:
+    if is_offline():
         raise _missing(name, folder, [filename], "DLF_OFFLINE=1 forbids downloads")
     import pooch
 

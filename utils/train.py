@@ -138,15 +138,14 @@ def train_or_load(name: str, model, train_fn: Callable[[Any], dict | None], *, c
     """
     import hashlib
     import json
-    import os
 
     import torch
 
-    from .config import data_dir, is_quick
+    from .config import data_dir, is_quick, wants_retrain
 
     digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
     path = data_dir() / "checkpoints" / f"{name}-{'quick' if is_quick() else 'full'}-{digest}.pt"
-    if path.exists() and os.environ.get("DLF_RETRAIN") != "1":
+    if path.exists() and not wants_retrain():
         saved = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(saved["state_dict"])
         print(f"loaded {name} from {path} (delete it, or set DLF_RETRAIN=1, to train again)")
