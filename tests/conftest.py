@@ -1,7 +1,9 @@
 """Shared fixtures. Unit tests never touch the network or the real data directory."""
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import pickle
 from pathlib import Path
 
@@ -53,6 +55,47 @@ def write_cifar(folder: Path, per_batch: int = 20) -> None:
         with open(folder / name, "wb") as f:
             pickle.dump({"data": data, "labels": labels}, f, protocol=2)
 
+
+
+@pytest.fixture
+def register(monkeypatch):
+    """Trust a tiny synthetic data set a test wrote: ``register("mnist", train=50, test=20)``.
+
+    Registers the content digest of every file under ``$DLF_DATA_DIR/<name>/`` in
+    ``utils.data.DIGESTS`` (and, when given, the split sizes in ``utils.data.COUNTS``) for this
+    test only, as the real tables do for the official files.
+    """
+    from utils import data
+
+    def _register(name: str, **counts: int) -> dict:
+        folder = data.data_dir() / name
+        table = {p.relative_to(folder).as_posix(): {data.content_digest(p): "synthetic test data"}
+                 for p in sorted(folder.rglob("*")) if p.is_file() and p.name != data.MARKER}
+        monkeypatch.setitem(data.DIGESTS, name, table)
+        if counts:
+            monkeypatch.setitem(data.COUNTS, name, counts)
+        return table
+
+    return _register
+
+
+def tree_snapshot(folder: Path) -> dict[str, tuple]:
+    """Every file and folder under ``folder``: name -> (size, SHA-256) for files, ("dir",) for folders."""
+    return {p.relative_to(folder).as_posix(): ("dir",) if p.is_dir() else
+            (p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest()) for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture
+def unchanged(data_home):
+    """``with unchanged(): ...`` asserts that nothing in the data directory changed inside the block."""
+    @contextlib.contextmanager
+    def check():
+        before = tree_snapshot(data_home)
+        yield
+        after = tree_snapshot(data_home)
+        assert after == before, f"data directory changed: {sorted(set(after.items()) ^ set(before.items()))}"
+
+    return check
 
 # Triton (shipped with PyTorch's CUDA builds) must load before TensorFlow: see
 # utils.config.safe_tensorflow_import. Test modules import TensorFlow directly, so do it here.
