@@ -17,6 +17,8 @@ import numbers
 import os
 from typing import Any
 
+import numpy as np
+
 from .config import is_quick, is_reference_setup
 
 RESULTS_ENV = "DLF_RESULTS_FILE"
@@ -33,7 +35,7 @@ def _as_number(name: str, value: Any) -> int | float:
     if hasattr(value, "numpy") and not hasattr(value, "item"):
         value = value.numpy()
     if hasattr(value, "item"):
-        if getattr(value, "size", 1) != 1 or (hasattr(value, "numel") and value.numel() != 1):
+        if (value.numel() if hasattr(value, "numel") else np.size(value)) != 1:
             raise TypeError(f"record({name!r}): expected one number, got an array of shape "
                             f"{tuple(getattr(value, 'shape', ()))}")
         value = value.item()
