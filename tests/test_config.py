@@ -45,7 +45,8 @@ def test_seed_everything_repeats_all_frameworks():
         assert not np.array_equal(a, c)
 
 
-def test_device_is_cpu_or_accelerator():
+def test_device_is_cpu_or_accelerator(monkeypatch):
+    monkeypatch.delenv("DLF_DEVICE", raising=False)
     assert config.device() in {"cpu", "cuda", "mps"}
     assert config.tf_device() in {"/CPU:0", "/GPU:0"}
 
@@ -79,3 +80,46 @@ def test_setup_imports_both_frameworks_safely_and_sets_threads():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "seed: 1 | threads: 1" in out.stdout and out.stdout.split()[-2:] == ["1", "1"]
+
+
+def _setup_line(code, **env):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, **env}
+    for name in ("DLF_QUICK", "DLF_DEVICE"):
+        if name not in env or env[name] is None:
+            env.pop(name, None)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_setup_prints_one_line_saying_where_the_notebook_runs():
+    code = ("import utils, torch; utils.setup(seed=3, frameworks=('torch', 'tensorflow'))\n"
+            "c = utils.config; print(c.describe_device(), c.precision(), c.is_reference_setup(), sep='||')")
+    out = _setup_line(code, DLF_QUICK=None, DLF_DEVICE=None)
+    assert out.returncode == 0, out.stderr[-2000:]
+    line, facts = out.stdout.strip().splitlines()
+    where, policy, reference = facts.split("||")
+    import tensorflow as tf
+    import torch
+
+    assert line.split(" | ")[:-1] == [
+        "mode: FULL", f"device: {where}, precision {policy}", f"torch {torch.__version__}, tensorflow {tf.__version__}",
+        "seed: 3", "threads: library default", "reference 2-core CPU: " + ("yes" if reference == "True" else "no")]
+    assert line.split(" | ")[-1].startswith("data: ")
+
+
+def test_setup_quick_numpy_only_and_refusing_a_missing_device():
+    out = _setup_line("import sys, utils; utils.setup(threads=1); print('torch' in sys.modules)", DLF_QUICK="1")
+    assert out.returncode == 0, out.stderr[-2000:]
+    line, torch_loaded = out.stdout.strip().splitlines()
+    assert line.startswith("mode: QUICK") and "| device: cpu (NumPy) |" in line and torch_loaded == "False"
+    import torch
+
+    missing = "cuda" if not torch.cuda.is_available() else "mps"
+    if missing == "mps" and torch.backends.mps.is_available():
+        return
+    out = _setup_line("import utils; utils.setup(frameworks=('torch',))", DLF_DEVICE=missing)
+    assert out.returncode != 0 and f"DLF_DEVICE='{missing}' asks for {missing}" in out.stderr
+    assert "mode:" not in out.stdout                                      # refused before claiming a device

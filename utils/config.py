@@ -1,4 +1,4 @@
-"""The ground floor of `utils`: quick mode, where data lives, seeding and the device.
+"""The ground floor of `utils`: quick mode, where data lives, seeding, the device and its precision.
 
 Every notebook's set-up cell ends with ``utils.setup()`` (introduced in
 ``01_neural_network_foundations/01_theory_neurons_activations_losses.ipynb``), which prints
@@ -17,6 +17,9 @@ Environment variables
     Never download: a data set that is not in the data directory raises ``DataError``.
 ``DLF_RETRAIN=1``
     Ignore cached trained weights (:func:`utils.train.train_or_load`) and train again.
+``DLF_DEVICE``
+    ``cpu``, ``cuda`` (or ``cuda:N``) or ``mps``: the PyTorch device (:func:`device`); the runner's
+    ``--device`` sets it. Unset: CUDA, then MPS, then the CPU.
 ``DLF_RESULTS_FILE``
     Set by the runner: where :func:`utils.record` appends the numbers it records.
 
@@ -25,10 +28,13 @@ or the functions below.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +128,7 @@ def is_reference_setup() -> bool:
     Speed targets (seconds, speed-ups) are asserted only here; everywhere else they are recorded and
     shown, so a slower laptop or a Colab runtime never fails a notebook whose model learned fine.
     """
-    if os.cpu_count() != 2 or not {"amx_bf16", "avx512_bf16"} & cpu_flags():
+    if os.cpu_count() != 2 or not cpu_has_native_bf16():
         return False
     if "torch" in sys.modules:
         import torch
@@ -149,15 +155,133 @@ def blas_threads(n: int = 1):
     return threadpool_limits(limits=n, user_api="blas")
 
 
-def device() -> str:
-    """The PyTorch device to use: ``"cuda"`` or ``"mps"`` when present, else ``"cpu"``."""
+DEVICES = ("cpu", "cuda", "mps")
+
+
+def _available(kind: str) -> bool:
     import torch
 
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return mps is not None and mps.is_available()
+    return kind == "cpu"
+
+
+def device() -> str:
+    """The PyTorch device every notebook uses: the one place it is chosen.
+
+    ``DLF_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``; the runner's ``--device`` sets it) wins
+    and is refused with a ``RuntimeError`` when that device is not there; otherwise CUDA, then
+    Apple's MPS, then the CPU. Introduced in ``01_neural_network_foundations/03_framework_tensors_mlps.ipynb``.
+    """
+    wanted = os.environ.get("DLF_DEVICE", "").strip().lower()
+    if wanted:
+        kind = wanted.split(":")[0]
+        if kind not in DEVICES:
+            raise ValueError(f"DLF_DEVICE={wanted!r}: expected one of {', '.join(DEVICES)} (or cuda:N)")
+        if not _available(kind):
+            raise RuntimeError(f"DLF_DEVICE={wanted!r} asks for {kind}, but PyTorch sees no {kind} device here; "
+                               "unset DLF_DEVICE (or pick cpu) to run on what is available.")
+        return wanted
+    for kind in ("cuda", "mps"):
+        if _available(kind):
+            return kind
     return "cpu"
+
+
+_default_device = device  # precision(device=...) shadows the name
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU multiplies bfloat16 in hardware: Intel AMX (``amx_bf16``) or AVX-512 BF16 (``avx512_bf16``).
+
+    The rule reads the CPU's own feature flags rather than ``torch.ops.mkldnn._is_mkldnn_bf16_supported()``:
+    that probe also says yes on AVX-512 CPUs *without* bfloat16 instructions (Skylake/Cascade Lake Xeons,
+    common in clouds), where oneDNN emulates bfloat16 and autocast is slower than float32. Where the
+    flags cannot be read (no ``/proc/cpuinfo``) the answer is no: float32 is never the slow choice.
+    """
+    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
+
+
+@dataclass(frozen=True)
+class Precision:
+    """A mixed-precision policy: what :func:`autocast` runs forward passes in.
+
+    ``name`` is ``"bfloat16"``, ``"float16"`` or ``"float32"``; ``dtype`` the ``torch`` dtype for
+    ``torch.autocast`` (``None`` for float32: no autocast); ``grad_scaler`` whether training needs a
+    ``torch.amp.GradScaler`` (float16's narrow range underflows small gradients without one).
+    """
+
+    name: str
+    dtype: Any = None
+    grad_scaler: bool = False
+
+    def __str__(self) -> str:
+        return self.name + (" + GradScaler" if self.grad_scaler else "")
+
+    def scaler(self, device: str):
+        """A ``torch.amp.GradScaler`` for ``device``, enabled only when this policy needs one."""
+        import torch
+
+        return torch.amp.GradScaler(_kind(device), enabled=self.grad_scaler)
+
+
+PRECISIONS = ("bfloat16", "float16", "float32")
+
+
+def _kind(device) -> str:
+    return str(device).split(":")[0]
+
+
+def precision(device: str | None = None, name: str | None = None) -> Precision:
+    """The mixed-precision policy for ``device`` (default :func:`device`), or the one ``name`` forces.
+
+    bfloat16 autocast on CPUs with native bfloat16 (:func:`cpu_has_native_bf16`) and on CUDA GPUs
+    of compute capability 8.0 or more (A100, L4, RTX 30xx and newer); float16 autocast with a
+    ``GradScaler`` on older CUDA GPUs (T4 = 7.5, V100 = 7.0), which have float16 tensor cores but
+    no fast bfloat16; float32 everywhere else (MPS, CPUs without native bfloat16), where autocast
+    would be emulated and slower. Introduced in ``05_cnns/03_framework_cnns.ipynb``.
+    """
+    import torch
+
+    if name is None:
+        dev = device or _default_device()
+        kind = _kind(dev)
+        if kind == "cuda":
+            major, _ = torch.cuda.get_device_capability(dev)
+            name = "bfloat16" if major >= 8 else "float16"
+        elif kind == "cpu" and cpu_has_native_bf16():
+            name = "bfloat16"
+        else:
+            name = "float32"
+    if name not in PRECISIONS:
+        raise ValueError(f"precision {name!r}: expected one of {', '.join(PRECISIONS)}")
+    if name == "float32":
+        return Precision("float32")
+    return Precision(name, getattr(torch, name), grad_scaler=name == "float16")
+
+
+def autocast(device: str, policy: Precision):
+    """``torch.autocast`` on ``device`` in the policy's dtype; a no-op context for float32."""
+    if policy.dtype is None:
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast(device_type=_kind(device), dtype=policy.dtype)
+
+
+def describe_device(dev: str | None = None) -> str:
+    """``"cuda (Tesla T4)"``, ``"mps (Apple GPU)"`` or ``"cpu"``: where PyTorch runs, for humans."""
+    import torch
+
+    dev = dev or device()
+    if _kind(dev) == "cuda":
+        return f"{dev} ({torch.cuda.get_device_name(dev)})"
+    if _kind(dev) == "mps":
+        return f"{dev} (Apple GPU)"
+    return dev
 
 
 def tf_device() -> str:
@@ -187,6 +311,7 @@ def safe_tensorflow_import():
     import keras  # Keras 3 on the TensorFlow backend
     import tensorflow as tf
 
+    gpu_memory_growth()
     return tf, keras
 
 
@@ -212,20 +337,68 @@ def set_threads(n: int) -> None:
             pass
 
 
+def gpu_memory_growth() -> None:
+    """Let TensorFlow take GPU memory as it needs it instead of all of it at start, if TensorFlow is imported.
+
+    By default TensorFlow reserves almost the whole GPU when it first touches it, leaving nothing for
+    PyTorch in the same notebook. Must run before TensorFlow's first GPU operation; afterwards
+    TensorFlow refuses (``RuntimeError``) and the setting stays as it was.
+    """
+    if "tensorflow" not in sys.modules:
+        return
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # TensorFlow already initialised this GPU
+            pass
+
+
+def where(seed: int, threads: int | None) -> str:
+    """The one line :func:`setup` prints: mode, device, precision, versions, seed, threads, reference setup, data."""
+    parts = ["mode: " + ("QUICK (DLF_QUICK=1: small subsets, few steps)" if is_quick() else "FULL")]
+    if "torch" in sys.modules:
+        import torch
+
+        dev = device()
+        parts.append(f"device: {describe_device(dev)}, precision {precision(dev)}")
+        versions = [f"torch {torch.__version__}"]
+    else:
+        parts.append("device: cpu (NumPy)")
+        versions = []
+    if "tensorflow" in sys.modules:
+        versions.append(f"tensorflow {sys.modules['tensorflow'].__version__}")
+    if versions:
+        parts.append(", ".join(versions))
+    parts.append(f"seed: {seed}")
+    parts.append(f"threads: {threads if threads else 'library default'}")
+    parts.append(f"reference 2-core CPU: {'yes' if is_reference_setup() else 'no'}")
+    parts.append(f"data: {data_dir()}")
+    return " | ".join(parts)
+
+
 def setup(seed: int = 0, frameworks: tuple[str, ...] = (), threads: int | None = None) -> None:
-    """What every notebook's imports cell calls: import frameworks, seed, say the mode.
+    """What every notebook's imports cell calls: import frameworks, seed, say where the notebook runs.
 
     ``frameworks`` may name ``"torch"`` and/or ``"tensorflow"``; they are imported
-    (TensorFlow quietly, see :func:`safe_tensorflow_import`) before seeding so that their
-    generators are seeded too. ``threads=1`` runs NumPy, PyTorch and TensorFlow on one
-    thread each (see :func:`set_threads`); ``None`` leaves the libraries' defaults.
+    (TensorFlow quietly, see :func:`safe_tensorflow_import`, with GPU memory growth on, see
+    :func:`gpu_memory_growth`) before seeding so that their generators are seeded too.
+    ``threads=1`` runs NumPy, PyTorch and TensorFlow on one thread each (see :func:`set_threads`);
+    ``None`` leaves the libraries' defaults. It applies the course's figure style
+    (:func:`utils.plots.use_style`) and prints one line (:func:`where`), e.g.
+    ``mode: FULL | device: cuda (Tesla T4), precision float16 + GradScaler | torch 2.x, tensorflow 2.x |
+    seed: 0 | threads: 1 | reference 2-core CPU: no | data: ...``. Refuses a ``DLF_DEVICE`` that is not there.
     """
     if "torch" in frameworks:
         import torch  # noqa: F401
     if "tensorflow" in frameworks:
         safe_tensorflow_import()
+    gpu_memory_growth()
     if threads is not None:
         set_threads(threads)
     seed_everything(seed)
-    mode = "QUICK (DLF_QUICK=1: small subsets, few steps)" if is_quick() else "FULL"
-    print(f"mode: {mode} | data: {data_dir()} | seed: {seed}" + (f" | threads: {threads}" if threads else ""))
+    from .plots import use_style
+
+    use_style()
+    print(where(seed, threads))

@@ -2,17 +2,65 @@
 
 Introduced in ``01_neural_network_foundations/01_theory_neurons_activations_losses.ipynb``
 (decision boundaries) and ``04_project_mnist_classifier.ipynb`` (the rest).
-Figures are kept small (dpi 80) so committed notebooks stay light.
+
+Convention: a helper draws a new figure and returns it (``plot_confusion_matrix`` returns its
+counts, ``plot_decision_boundary`` the Axes it drew on); it never calls ``show``. In Jupyter the
+figure then appears exactly once whichever way the cell uses it: ``fig = helper(...)``,
+``_ = helper(...)``, a bare ``helper(...)`` ending the cell, or a call followed by ``plt.show()``.
+That is the job of the figure class the helpers draw on (``CourseFigure``, defined on first
+use): pyplot shows its open figures when a cell ends, and a ``CourseFigure`` that Jupyter
+displays (as a cell's value, or from ``plt.show()``) is closed in the same moment, so it is
+never shown a second time. In a script, save it (``fig.savefig``).
+
+``matplotlib.pyplot`` is imported on first use, not by ``import utils``; the course style
+(:data:`STYLE`: small figures at 80 dpi, a light grid) is applied inside each helper with
+``matplotlib.rc_context``, and to the whole session by :func:`use_style` (``utils.setup`` calls it).
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-plt.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80, "axes.grid": True, "grid.alpha": 0.3,
-                     "axes.spines.top": False, "axes.spines.right": False})
+#: The course's figure style: small figures (dpi 80) keep committed notebooks light.
+STYLE = {"figure.dpi": 80, "savefig.dpi": 80, "axes.grid": True, "grid.alpha": 0.3,
+         "axes.spines.top": False, "axes.spines.right": False}
+
+_figure_class = None
+
+
+def use_style() -> None:
+    """Apply :data:`STYLE` to every figure of the session (the notebook's own ones too)."""
+    import matplotlib
+
+    matplotlib.rcParams.update(STYLE)
+
+
+def _pyplot():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _new_figure(*args, **kwargs):
+    """``plt.subplots`` in the course style, returning a :class:`CourseFigure` and its axes."""
+    global _figure_class
+    import matplotlib
+
+    plt = _pyplot()
+    if _figure_class is None:
+        from matplotlib.figure import Figure
+
+        class CourseFigure(Figure):
+            """A pyplot figure that Jupyter shows once: displaying it closes it (see the module docstring)."""
+
+            def _repr_mimebundle_(self, include=None, exclude=None):
+                plt.close(self)  # pyplot's end-of-cell show will not show it again
+                return None      # IPython goes on to render the PNG as for any figure
+
+        _figure_class = CourseFigure
+    with matplotlib.rc_context(STYLE):
+        return plt.subplots(*args, FigureClass=_figure_class, **kwargs)
 
 
 def _as_dict(history: Any) -> Mapping[str, Sequence[float]]:
@@ -27,12 +75,19 @@ def plot_history(*histories: Any, labels: Sequence[str] | None = None,
     """Training (solid) and validation (dashed) curves per metric, one panel each.
 
     Takes any number of histories (``utils.train.History``, Keras ``History``, or dicts);
-    Keras's ``accuracy`` is shown as ``acc``. Returns the figure: assign it (``_ = ...``) when
-    the call ends a cell, or Jupyter shows it twice.
+    Keras's ``accuracy`` is shown as ``acc``. ``labels`` name the runs in the legend (default
+    "run 1", "run 2", ...; a single history without a label is just "train"/"val"). Returns the figure.
     """
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.4), squeeze=False)
-    labels = labels or [f"run {i + 1}" for i in range(len(histories))] if len(histories) > 1 else [""]
-    for h, label, color in zip(histories, labels, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+    import matplotlib
+
+    if labels is not None and len(labels) != len(histories):
+        raise ValueError(f"{len(labels)} labels for {len(histories)} histories")
+    fig, axes = _new_figure(1, len(metrics), figsize=(5 * len(metrics), 3.4), squeeze=False)
+    if labels is None:
+        labels = [f"run {i + 1}" for i in range(len(histories))] if len(histories) > 1 else [""]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (h, label) in enumerate(zip(histories, labels)):
+        color = colors[i % len(colors)]
         h = dict(_as_dict(h))
         for k in list(h):
             if "accuracy" in k:
@@ -45,11 +100,11 @@ def plot_history(*histories: Any, labels: Sequence[str] | None = None,
             ax.set_xlabel("epoch")
             ax.set_title(m)
     for ax in axes[0]:
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    plt.show()
     return fig
 
 
@@ -68,7 +123,7 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, preds: S
     nrows = int(np.ceil(n / ncols))
     caption_lines = (1 if labels is not None else 0) + (1 if notes is not None else 0)
     row_height = size + 0.1 + 0.18 * caption_lines  # room for each caption line above the image
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * row_height + (0.3 if title else 0)),
+    fig, axes = _new_figure(nrows, ncols, figsize=(ncols * size, nrows * row_height + (0.3 if title else 0)),
                              squeeze=False)
     name = (lambda i: classes[i]) if classes is not None else str
     for i, ax in enumerate(axes.flat):
@@ -88,7 +143,6 @@ def image_grid(images: np.ndarray, labels: Sequence[int] | None = None, preds: S
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    plt.show()
     return fig
 
 
@@ -100,11 +154,11 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | No
 
 def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str] | None = None,
                           normalize: bool = False, title: str = "Confusion matrix"):
-    """Heat map of :func:`confusion_matrix`, counts written in each cell; returns the matrix."""
+    """Heat map of :func:`confusion_matrix`, counts written in each cell; returns the matrix (callers use it)."""
     cm = confusion_matrix(y_true, y_pred, len(classes) if classes else None)
     shown = cm / cm.sum(1, keepdims=True) if normalize else cm
     n = len(cm)
-    fig, ax = plt.subplots(figsize=(0.55 * n + 2, 0.55 * n + 1.5))
+    fig, ax = _new_figure(figsize=(0.55 * n + 2, 0.55 * n + 1.5))
     ax.imshow(np.log1p(shown * (100 if normalize else 1)), cmap="Blues")
     ax.grid(False)
     for i in range(n):
@@ -118,7 +172,6 @@ def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: Seque
     ax.set_ylabel("true")
     ax.set_title(title)
     fig.tight_layout()
-    plt.show()
     return cm
 
 
@@ -126,11 +179,11 @@ def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X: np.nd
                            ax=None, resolution: int = 200, title: str = "", pad: float = 0.5):
     """Shade the classes ``predict`` assigns over the plane, with the points ``X`` coloured by ``y``.
 
-    ``predict`` maps (M, 2) points to class labels (or to probabilities of class 1).
+    ``predict`` maps (M, 2) points to class labels (or to probabilities of class 1). Draws into
+    ``ax`` (a panel of the caller's figure) or a new figure; returns the Axes.
     """
-    show = ax is None
     if ax is None:
-        _, ax = plt.subplots(figsize=(4, 3.6))
+        _, ax = _new_figure(figsize=(4, 3.6))
     x0, x1 = X[:, 0].min() - pad, X[:, 0].max() + pad
     y0, y1 = X[:, 1].min() - pad, X[:, 1].max() + pad
     gx, gy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
@@ -144,6 +197,4 @@ def plot_decision_boundary(predict: Callable[[np.ndarray], np.ndarray], X: np.nd
     ax.grid(False)
     if title:
         ax.set_title(title)
-    if show:
-        plt.show()
     return ax
