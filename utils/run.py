@@ -4,13 +4,15 @@ Executes notebooks top to bottom in a fresh kernel each, with a progress bar ove
 
 * Full mode (default) executes **in place**: this is how committed outputs are refreshed. The
   notebook is saved only when it ran clean; the numbers it ``record``-ed, its wall time, the
-  date, machine and versions go to ``results.json``, and the results tables of the top README
-  and of the chapter READMEs are regenerated from it.
-* ``--quick`` sets ``DLF_QUICK=1`` and executes **copies** in a temporary directory, so committed
-  outputs are never overwritten by a quick run; only the quick wall time is written to
-  ``results.json`` (its numbers come from too little training to report).
+  date, machine (CPU model, cores, BLAS kernel) and versions go to ``results.json``, and the
+  results tables of the top README and of the chapter READMEs are regenerated from it.
+* ``--quick`` sets ``DLF_QUICK=1`` and executes **copies** in a temporary directory: no tracked
+  file changes (its numbers come from too little training to report). ``--record-quick`` also
+  writes the quick wall times to ``results.json`` and the README tables.
 
-Prints a table of notebook, status, wall time and recorded numbers; exits 1 if any failed.
+Prints a table of notebook, status, wall time and recorded numbers (or the error: exception
+type, message and last frames); ends with "N passed, N failed"; exits 1 if any failed.
+Introduced in ``CONTRIBUTING.md`` ("Running and committing").
 """
 from __future__ import annotations
 
@@ -26,11 +28,27 @@ import tempfile
 import time
 from pathlib import Path
 
-from .results import RESULTS_ENV
-from .stamp import ROOT, badge, notebooks
+from .layout import ROOT, chapter, notebooks, published, readmes
+from .results import RESULTS_ENV, format_value
+from .stamp import badge
 
 RESULTS_JSON = ROOT / "results.json"
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+#: Whole traceback frames are shown after ``ename: evalue`` while they fit in this many characters.
+FRAMES_CHARS = 1200
+
+EPILOG = """environment variables (the kernels inherit them):
+  DLF_QUICK=1       quick mode (set by --quick): small subsets, few steps, same code
+  DLF_DATA_DIR=DIR  where the data sets are (default: a per-user cache directory)
+  DLF_OFFLINE=1     never download: a missing data set fails at once, naming the directory
+  DLF_DEVICE=NAME   cpu, cuda or mps for PyTorch (set by --device; default: the best present)
+  DLF_RETRAIN=1     ignore cached trained weights and train again
+
+examples:
+  python -m utils.run 01 --quick            chapter 01 in quick mode, nothing written
+  python -m utils.run 01                    full run in place: outputs, results.json, README tables
+  python -m utils.run 05_cnns/04_project_cifar10.ipynb --device cuda"""
 
 
 def resolve(targets: list[str]) -> list[Path]:
@@ -41,11 +59,10 @@ def resolve(targets: list[str]) -> list[Path]:
     for t in targets:
         p = Path(t)
         if not p.exists():
-            matches = sorted(ROOT.glob(f"{t}*")) if re.fullmatch(r"\d\d", t) else []
-            p = matches[0] if matches else ROOT / t
+            p = chapter(t) or ROOT / t
         p = p.resolve()
         if p.is_dir():
-            found += sorted(p.glob("[0-9][0-9]_*.ipynb"))
+            found += notebooks(chapter=p)
         elif p.suffix == ".ipynb" and p.exists():
             found.append(p)
         else:
@@ -54,10 +71,11 @@ def resolve(targets: list[str]) -> list[Path]:
 
 
 def versions() -> dict[str, str]:
+    """Python and the versions of the libraries whose numbers end up in results."""
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for pkg in ("numpy", "torch", "tensorflow", "tensorflow-cpu", "keras", "matplotlib"):
+    for pkg in ("numpy", "torch", "torchvision", "tensorflow", "tensorflow-cpu", "keras", "matplotlib"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -65,12 +83,70 @@ def versions() -> dict[str, str]:
     return out
 
 
+def cpu_model() -> str:
+    """The CPU model name (``/proc/cpuinfo``), else what :func:`platform.processor` says."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas() -> list[dict[str, object]]:
+    """The BLAS libraries NumPy runs on (threadpoolctl): implementation, version, CPU kernel, threads.
+
+    The kernel (``architecture``: Haswell, SkylakeX, Zen, ...) decides the order of float
+    additions, hence whether trained numbers reproduce bit for bit on another machine.
+    """
+    import numpy  # noqa: F401  (loads its BLAS, so threadpoolctl can see it)
+    from threadpoolctl import threadpool_info
+
+    keys = ("internal_api", "version", "architecture", "threading_layer", "num_threads")
+    return [{k: info.get(k) for k in keys} for info in threadpool_info() if info.get("user_api") == "blas"]
+
+
 def machine() -> dict[str, object]:
-    return {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()}
+    """Where a run happened: platform, CPU model, core count and BLAS kernel."""
+    return {"platform": platform.platform(), "processor": platform.machine(), "cpu": cpu_model(),
+            "cpus": os.cpu_count(), "blas": blas()}
+
+
+def clean(text: str) -> str:
+    """``text`` without ANSI colour codes."""
+    return ANSI_RE.sub("", text)
+
+
+def error_message(ename: str, evalue: str, traceback: list[str] | None = None, cell: int | None = None) -> str:
+    """``ename: evalue`` of a failed cell in full, then its last traceback frames while they are short."""
+    out = f"{clean(ename)}: {clean(evalue)}".rstrip(": ") + (f"   (code cell {cell})" if cell else "")
+    frames = [clean(f).strip() for f in (traceback or [])[1:-1] if clean(f).strip()]
+    shown: list[str] = []
+    for frame in reversed(frames):
+        if sum(map(len, shown)) + len(frame) > FRAMES_CHARS:
+            break
+        shown.insert(0, frame)
+    return "\n".join([out, *shown])
+
+
+def _failed_cell(nb) -> tuple[int | None, list[str]]:
+    """The number (among code cells, from 1) and traceback of the cell that raised."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for i, cell in enumerate(code, 1):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return i, list(out.get("traceback", []))
+    return None, []
 
 
 def execute(path: Path, quick: bool, timeout: int) -> dict:
-    """Run one notebook in a fresh kernel; returns status, seconds, numbers (and error)."""
+    """Run one notebook in a fresh kernel; returns status, seconds, numbers and error.
+
+    ``error`` is empty on success, else :func:`error_message` of the failing cell. Quick mode
+    never writes ``path``: the executed copy goes to ``$TMPDIR/dlf-quick/``.
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -96,10 +172,11 @@ def execute(path: Path, quick: bool, timeout: int) -> dict:
         client.execute()
     except CellExecutionError as err:
         status = "error"
-        error = str(err).strip().splitlines()[-1][:300]
+        cell, traceback = _failed_cell(nb)
+        error = error_message(err.ename, err.evalue, traceback, cell)
     except Exception as err:  # kernel died, timeout, ...
         status = "error"
-        error = f"{type(err).__name__}: {err}"[:300]
+        error = error_message(type(err).__name__, str(err))
     finally:
         seconds = time.perf_counter() - start
         bar.close()
@@ -123,14 +200,13 @@ def execute(path: Path, quick: bool, timeout: int) -> dict:
         failed = Path(tempfile.gettempdir()) / "dlf-failed" / path.name
         failed.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, failed)
-        error += f" (executed copy: {failed})"
+        error += f"\n(executed copy: {failed})"
     return {"status": status, "seconds": round(seconds, 1), "numbers": numbers, "error": error}
 
 
-def fmt_number(n: dict) -> str:
-    """``name value unit``, shown the way ``utils.record`` prints it (floats to 4 significant digits)."""
-    v = n["value"]
-    return f"{n['name']} {v:.4g}{n.get('unit') or ''}" if isinstance(v, float) else f"{n['name']} {v}{n.get('unit') or ''}"
+def describe(n: dict) -> str:
+    """``name value unit`` of a recorded number, formatted as ``utils.record`` prints it."""
+    return f"{n['name']} {format_value(n['value'], n.get('unit') or '')}"
 
 
 def fmt_seconds(s: float | None) -> str:
@@ -169,12 +245,6 @@ def title_of(path: Path) -> str:
     return path.stem
 
 
-def published(chapter: Path) -> bool:
-    """A chapter is published once its README is more than the "Coming next." placeholder."""
-    readme = chapter / "README.md"
-    return readme.exists() and readme.read_text(encoding="utf-8").strip().lower() != "coming next."
-
-
 def table(results: dict, only_chapter: str | None = None) -> str:
     """The Markdown results table (all notebooks, or one chapter's) built from ``results``."""
     rows = ["| Notebook | Colab | What it teaches | Quick | Full | Headline result |",
@@ -188,7 +258,7 @@ def table(results: dict, only_chapter: str | None = None) -> str:
         if not published(path.parent):  # a chapter still being written stays out of the tables
             continue
         r = results.get("notebooks", {}).get(rel, {})
-        heads = [fmt_number(n) for n in r.get("numbers", []) if n.get("headline", True)]
+        heads = [describe(n) for n in r.get("numbers", []) if n.get("headline", True)]
         link = path.name if only_chapter else rel
         colab = badge(rel).replace("[![Open In Colab]", "[![Colab]")
         chapter = "" if only_chapter else f"| {rel[:2]} "
@@ -200,10 +270,8 @@ def table(results: dict, only_chapter: str | None = None) -> str:
 
 def write_tables(results: dict) -> None:
     """Regenerate the tables between the results markers of the top and chapter READMEs."""
-    readmes = [(ROOT / "README.md", None)] + [(d / "README.md", d.name) for d in sorted(ROOT.glob("[0-9][0-9]_*"))]
-    for readme, chapter in readmes:
-        if not readme.exists():
-            continue
+    for readme in readmes():
+        chapter = None if readme.parent == ROOT else readme.parent.name
         text = readme.read_text(encoding="utf-8")
         if TABLE_START not in text:
             continue
@@ -215,25 +283,38 @@ def write_tables(results: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m utils.run", description=__doc__, epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("targets", nargs="*", help="chapter folders, chapter numbers or notebooks (default: all)")
-    ap.add_argument("--quick", action="store_true", help="DLF_QUICK=1, run copies, keep committed outputs")
+    ap.add_argument("--quick", action="store_true",
+                    help="DLF_QUICK=1; executes copies, no tracked file changes")
+    ap.add_argument("--record-quick", action="store_true",
+                    help="with --quick: also write the quick wall times to results.json and the README tables")
+    ap.add_argument("--device", choices=("cpu", "cuda", "mps"),
+                    help="sets DLF_DEVICE for the kernels (default: the best device present)")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    ap.add_argument("--report", type=Path, metavar="FILE",
+                    help="also write this run's rows (status, seconds, numbers, error) to FILE as JSON")
     ap.add_argument("--tables-only", action="store_true", help="only regenerate README tables from results.json")
     args = ap.parse_args(argv)
-    results = load_results()
+    if args.record_quick and not args.quick:
+        ap.error("--record-quick goes with --quick")
     if args.tables_only:
-        write_tables(results)
+        write_tables(load_results())
         return 0
+    if args.device:
+        os.environ["DLF_DEVICE"] = args.device  # the kernels inherit this process's environment
     paths = resolve(args.targets)
     mode = "quick" if args.quick else "full"
+    writes = not args.quick or args.record_quick
     rows, failed = [], 0
     for path in tqdm(paths, desc=f"{mode} run", unit="notebook"):
-        rel = path.relative_to(ROOT).as_posix()
+        inside = path.is_relative_to(ROOT)
+        rel = path.relative_to(ROOT).as_posix() if inside else str(path)
         r = execute(path, args.quick, args.timeout)
         rows.append((rel, r))
         failed += r["status"] != "ok"
-        if r["status"] != "ok":
+        if r["status"] != "ok" or not writes or not inside:
             continue
         with _locked():  # read-modify-write: two runners at once must not lose each other's rows
             results = load_results()
@@ -244,15 +325,22 @@ def main(argv: list[str] | None = None) -> int:
                 entry.update(full_seconds=r["seconds"], numbers=r["numbers"],
                              date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                              machine=machine(), versions=versions())
+                if args.device:
+                    entry["device"] = args.device
             results["notebooks"] = dict(sorted(results["notebooks"].items()))
             RESULTS_JSON.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             write_tables(results)
+    if args.report:
+        args.report.write_text(json.dumps([{"notebook": rel, **r} for rel, r in rows], indent=1,
+                                          ensure_ascii=False) + "\n", encoding="utf-8")
     width = max(len(rel) for rel, _ in rows) if rows else 10
     print(f"\n{'notebook':<{width}}  status  {mode:>7}  numbers")
     for rel, r in rows:
-        nums = ", ".join(fmt_number(n) for n in r["numbers"]) or r["error"]
-        print(f"{rel:<{width}}  {r['status']:<6}  {fmt_seconds(r['seconds']):>7}  {nums}")
-    print(f"{len(rows) - failed} passed, {failed} failed" if failed else f"all {len(rows)} notebooks ran clean")
+        nums = ", ".join(describe(n) for n in r["numbers"])
+        text = "\n".join(filter(None, [nums, r["error"]]))
+        print(f"{rel:<{width}}  {r['status']:<6}  {fmt_seconds(r['seconds']):>7}  "
+              + text.replace("\n", "\n" + " " * (width + 19)))
+    print(f"{len(rows) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 
