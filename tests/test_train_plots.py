@@ -1,7 +1,10 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from utils import plots, train
+from utils import config, images, measure, plots, train
 from utils.data import torch_loader
 
 
@@ -12,19 +15,42 @@ def _toy(seed=0):
     return x, y
 
 
-def test_fit_learns_and_evaluates(capsys):
+def _mlp(seed=0):
     import torch
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+
+
+def test_fit_learns_and_evaluates(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.delenv("DLF_DEVICE", raising=False)
     x, y = _toy()
-    model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    model = _mlp()
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     loader = torch_loader(x, y, batch_size=32, shuffle=True)
     hist = train.fit(model, loader, torch.nn.functional.cross_entropy, opt, epochs=5, val_loader=loader)
-    assert set(hist.history) == {"loss", "acc", "val_loss", "val_acc", "time"}
+    assert set(hist.history) == {"loss", "acc", "val_loss", "val_acc", "lr", "time"}
     assert hist["loss"][-1] < hist["loss"][0] and hist.last()["val_acc"] > 0.9
+    assert hist["lr"] == [0.5] * 5 and all(t > 0 for t in hist["time"])
     assert train.predict(model, x).shape == (256, 2)
-    assert "epoch   5/5" in capsys.readouterr().out
+    assert train.evaluate(model, loader, torch.nn.functional.cross_entropy)["acc"] > 0.9
+    out = capsys.readouterr().out
+    assert "epoch   5/5" in out and len(out.strip().splitlines()) == 5          # one line per epoch
+    train.fit(model, loader, torch.nn.functional.cross_entropy, opt, epochs=2, verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_regression_outputs_have_no_accuracy_key():
+    import torch
+
+    x, y = _toy()
+    model = torch.nn.Linear(2, 1)
+    loader = torch_loader(x, y.astype(np.float32)[:, None], batch_size=64)
+    hist = train.fit(model, loader, torch.nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.1),
+                     epochs=2, device="cpu", verbose=False)
+    assert set(hist.history) == {"loss", "lr", "time"}
 
 
 def test_fit_stops_on_nan():
@@ -38,16 +64,217 @@ def test_fit_stops_on_nan():
         train.fit(model, torch_loader(x, y, batch_size=256), torch.nn.functional.cross_entropy, opt)
 
 
+def _lrs(scheduler_step, epochs=2, batches=4):
+    import torch
+
+    x, y = _toy()
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5 ** k)
+    seen = []
+
+    class LrWatch(train.Callback):
+        def on_step_end(self, step, loss, model):
+            seen.append(opt.param_groups[0]["lr"])
+
+    hist = train.fit(model, torch_loader(x, y, batch_size=256 // batches), torch.nn.functional.cross_entropy, opt,
+                     epochs=epochs, scheduler=sched, scheduler_step=scheduler_step, callbacks=[LrWatch()],
+                     verbose=False)
+    return hist["lr"], seen
+
+
+def test_scheduler_per_epoch_or_per_step():
+    per_epoch, seen = _lrs("epoch")
+    assert per_epoch == [1.0, 0.5] and seen == [1.0] * 4 + [0.5] * 4      # seen after each step
+    per_step, seen = _lrs("step")
+    assert per_step == [0.5 ** 3, 0.5 ** 7] and seen == [0.5 ** k for k in range(1, 9)]
+    with pytest.raises(ValueError, match="'epoch' or 'step'"):
+        _lrs("batch")
+
+
+def test_reduce_on_plateau_gets_the_validation_loss():
+    import torch
+
+    class Recorded(torch.optim.lr_scheduler.ReduceLROnPlateau):
+        def step(self, metrics):
+            given.append(metrics)
+            super().step(metrics)
+
+    x, y = _toy()
+    model, given = _mlp(), []
+    opt = torch.optim.SGD(model.parameters(), lr=1e-6)  # too small to improve: the scheduler must cut
+    loader = torch_loader(x, y, batch_size=64)
+    hist = train.fit(model, loader, torch.nn.functional.cross_entropy, opt, epochs=3, val_loader=loader,
+                     scheduler=Recorded(opt, patience=0, factor=0.1), verbose=False)
+    assert given == hist["val_loss"] and given != hist["loss"]
+    assert hist["lr"] == pytest.approx([1e-6, 1e-6, 1e-7])
+    with pytest.raises(ValueError, match="per-epoch"):
+        train.fit(model, loader, torch.nn.functional.cross_entropy, opt, scheduler=Recorded(opt), scheduler_step="step")
+
+
+def test_callbacks_are_called_with_the_right_counts_and_can_stop():
+    import torch
+
+    x, y = _toy()
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    steps, epochs, norms = [], [], []
+
+    class Watch(train.Callback):
+        def on_step_end(self, step, loss, model):
+            steps.append((step, loss))
+            norms.append(float(torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])))
+
+        def on_epoch_end(self, epoch, row, model):
+            epochs.append((epoch, sorted(row)))
+
+    plain = []
+    loader = torch_loader(x, y, batch_size=64)                                  # 4 batches
+    train.fit(model, loader, torch.nn.functional.cross_entropy, opt, epochs=3, callbacks=[Watch(), lambda e, row, m: plain.append(e)],
+              verbose=False)
+    assert [s for s, _ in steps] == list(range(1, 13)) and all(np.isfinite(l) for _, l in steps)
+    assert epochs == [(e, ["acc", "loss", "lr", "time"]) for e in (1, 2, 3)] and plain == [1, 2, 3]
+    assert all(n > 0 for n in norms)                                            # gradients still there
+
+    class StopAfterTwo(train.Callback):
+        def on_epoch_end(self, epoch, row, model):
+            return epoch == 2
+
+    hist = train.fit(model, loader, torch.nn.functional.cross_entropy, opt, epochs=5, callbacks=[StopAfterTwo()],
+                     verbose=False)
+    assert len(hist["loss"]) == 2
+
+
+def test_old_bf16_argument_and_precision_choose_the_autocast_dtype():
+    import torch
+
+    x, y = _toy()
+    loader = torch_loader(x, y, batch_size=128)
+    for kwargs, dtype in (({"bf16": True}, torch.bfloat16), ({"bf16": False}, torch.float32),
+                          ({"precision": "bfloat16"}, torch.bfloat16), ({"precision": "float32"}, torch.float32)):
+        model, dtypes = _mlp(), set()
+        model[0].register_forward_hook(lambda m, i, out: dtypes.add(out.dtype))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        train.fit(model, loader, torch.nn.functional.cross_entropy, opt, epochs=1, val_loader=loader,
+                  scheduler=torch.optim.lr_scheduler.StepLR(opt, 1), device="cpu", clip_norm=1.0, desc="old",
+                  verbose=False, **kwargs)
+        assert dtypes == {dtype}, kwargs                                        # training and validation
+        dtypes.clear()
+        train.evaluate(model, loader, **kwargs)
+        train.predict(model, x, **kwargs)
+        assert dtypes == {dtype}, kwargs
+    with pytest.raises(ValueError, match="not both"):
+        train.fit(model, loader, torch.nn.functional.cross_entropy, opt, bf16=True, precision="float32")
+
+
+def test_float16_policy_trains_through_an_unscaled_grad_scaler(monkeypatch):
+    """The T4 path (float16 + GradScaler), run on the CPU: the policy is what config gives a CUDA 7.5 GPU."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    t4 = config.precision("cuda")
+    monkeypatch.undo()
+    assert t4.grad_scaler and t4.dtype == torch.float16
+    monkeypatch.setattr(config, "precision", lambda device=None, name=None: t4)  # the CPU gets the T4's policy
+    x, y = _toy()
+    model, dtypes, norms = _mlp(), set(), []
+    model[0].register_forward_hook(lambda m, i, out: dtypes.add(out.dtype))
+
+    class GradNorm(train.Callback):
+        def on_step_end(self, step, loss, model):
+            norms.append(float(torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])))
+
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    hist = train.fit(model, torch_loader(x, y, batch_size=32, shuffle=True), torch.nn.functional.cross_entropy, opt,
+                     epochs=3, device="cpu", callbacks=[GradNorm()], verbose=False)
+    assert dtypes == {torch.float16} and hist["loss"][-1] < hist["loss"][0] and hist["acc"][-1] > 0.9
+    assert max(norms) < 100                # unscaled: the scaler multiplies the loss by 65536 before backward
+
+
+def test_fit_refuses_a_model_left_off_the_device():
+    import torch
+
+    class Stuck(torch.nn.Linear):
+        def to(self, *args, **kwargs):       # a wrong .to() that moves nothing
+            return self
+
+    x, y = _toy()
+    model = Stuck(2, 2)
+    with pytest.raises(RuntimeError, match="elsewhere: weight, bias"):
+        train.fit(model, torch_loader(x, y), torch.nn.functional.cross_entropy,
+                  torch.optim.SGD(model.parameters(), lr=0.1), device="meta")
+    moved = torch.nn.Linear(2, 2).to("meta")
+    train._check_on_device(moved, "meta")                                        # a moved model passes
+
+
 def test_plots_run_and_confusion_matrix_counts():
+    import matplotlib
+
+    dpi = matplotlib.rcParams["figure.dpi"]
     y_true = np.array([0, 0, 1, 1, 2])
     y_pred = np.array([0, 1, 1, 1, 0])
     cm = plots.confusion_matrix(y_true, y_pred, 3)
     np.testing.assert_array_equal(cm, [[1, 1, 0], [0, 2, 0], [1, 0, 0]])
     assert plots.plot_confusion_matrix(y_true, y_pred, ["a", "b", "c"]).sum() == 5
-    plots.plot_history({"loss": [1, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8]})
-    plots.image_grid(np.zeros((3, 784)), labels=[1, 2, 3], preds=[1, 0, 3])
+    fig = plots.plot_history({"loss": [1, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8]})
+    assert fig.dpi == 80 and matplotlib.rcParams["figure.dpi"] == dpi            # style inside, not global
+    assert plots.image_grid(np.zeros((3, 784)), labels=[1, 2, 3], preds=[1, 0, 3]) is not None
     x, y = _toy()
     plots.plot_decision_boundary(lambda p: (p.sum(1) > 0).astype(int), x, y, resolution=20)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_plot_history_keeps_the_label_of_a_single_history():
+    import matplotlib.pyplot as plt
+
+    h = {"loss": [1, 0.5], "val_loss": [1.1, 0.7]}
+    legend = lambda fig: [t.get_text() for t in fig.axes[0].get_legend().get_texts()]  # noqa: E731
+    assert legend(plots.plot_history(h, labels=["PyTorch"], metrics=("loss",))) == ["PyTorch train", "PyTorch val"]
+    assert legend(plots.plot_history(h, metrics=("loss",))) == ["train", "val"]
+    assert legend(plots.plot_history(h, h, metrics=("loss",)))[::2] == ["run 1 train", "run 2 train"]
+    with pytest.raises(ValueError, match="2 labels for 1 histories"):
+        plots.plot_history(h, labels=["a", "b"])
+    plt.close("all")
+
+
+def test_import_utils_does_not_import_pyplot():
+    code = ("import sys, utils; print('matplotlib.pyplot' in sys.modules); "
+            "utils.plots.plot_history({'loss': [1, 0.5]}); print('matplotlib.pyplot' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={"MPLBACKEND": "Agg", **__import__("os").environ})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "True"]                              # first use imports it
+
+
+def test_each_call_style_shows_the_figure_exactly_once_in_jupyter(monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    cells = {
+        "setup": "import numpy as np, matplotlib.pyplot as plt, utils\nh = {'loss': [1, 0.5], 'val_loss': [1.2, 0.8]}",
+        "bare": "utils.plots.plot_history(h)",
+        "assigned": "fig = utils.plots.plot_history(h)",
+        "underscore": "_ = utils.plots.image_grid(np.zeros((2, 4, 4)))",
+        "then_show": "utils.plots.plot_history(h)\nplt.show()",
+        "assigned_then_show": "fig = utils.plots.plot_history(h)\nplt.show()",
+        "matrix": "utils.plots.plot_confusion_matrix(np.array([0, 1]), np.array([0, 1]))",
+        "boundary": "utils.plots.plot_decision_boundary(lambda p: p[:, 0] > 0, np.eye(2), np.arange(2), resolution=5)",
+        "two_in_a_loop": "for _ in range(2):\n    fig = utils.plots.plot_history(h)",
+        "shown_again_on_request": "fig",
+        "plain_pyplot_control": "f, ax = plt.subplots()\nf",   # the counter sees a double display
+    }
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in cells.values()])
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel gets Jupyter's inline backend, as learners do
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(root)}}).execute()
+    images = {name: sum("image/png" in o.get("data", {}) for o in cell.outputs)
+              for name, cell in zip(cells, nb.cells)}
+    assert images == {"setup": 0, "bare": 1, "assigned": 1, "underscore": 1, "then_show": 1,
+                      "assigned_then_show": 1, "matrix": 1, "boundary": 1, "two_in_a_loop": 2,
+                      "shown_again_on_request": 1, "plain_pyplot_control": 2}
 
 
 def test_train_or_load_caches_per_config(tmp_path, monkeypatch):
@@ -80,20 +307,21 @@ def test_flip_and_shift_is_an_exact_flip_plus_shift():
     import torch
     import torch.nn.functional as F
 
-    images = torch.randn(64, 3, 8, 8)
-    out = train.flip_and_shift(images, torch.Generator().manual_seed(0), max_shift=2)
-    assert out.shape == images.shape and out.is_contiguous(memory_format=torch.channels_last)
-    padded = F.pad(torch.cat([images, images.flip(3)]), (2,) * 4, mode="reflect")
+    assert train.flip_and_shift is images.flip_and_shift                      # the old name still works
+    images_ = torch.randn(64, 3, 8, 8)
+    out = images.flip_and_shift(images_, torch.Generator().manual_seed(0), max_shift=2)
+    assert out.shape == images_.shape and out.is_contiguous(memory_format=torch.channels_last)
+    padded = F.pad(torch.cat([images_, images_.flip(3)]), (2,) * 4, mode="reflect")
     crops = {(k, i, j) for k in range(2) for i in range(5) for j in range(5)}
-    for n in range(len(images)):
+    for n in range(len(images_)):
         matches = [(k, i, j) for k, i, j in crops
-                   if torch.equal(out[n], padded[k * len(images) + n, :, i:i + 8, j:j + 8])]
+                   if torch.equal(out[n], padded[k * len(images_) + n, :, i:i + 8, j:j + 8])]
         assert matches, f"image {n} is not a flip + shift of its original"
-    again = train.flip_and_shift(images, torch.Generator().manual_seed(0), max_shift=2)
+    again = images.flip_and_shift(images_, torch.Generator().manual_seed(0), max_shift=2)
     assert torch.equal(out, again)                                   # the generator alone decides
-    flipped_only = train.flip_and_shift(images, torch.Generator().manual_seed(0), max_shift=0)
-    assert all(torch.equal(a, b) or torch.equal(a, b.flip(2)) for a, b in zip(flipped_only, images))
-    assert not torch.equal(out, images)                              # it does change the batch
+    flipped_only = images.flip_and_shift(images_, torch.Generator().manual_seed(0), max_shift=0)
+    assert all(torch.equal(a, b) or torch.equal(a, b.flip(2)) for a, b in zip(flipped_only, images_))
+    assert not torch.equal(out, images_)                             # it does change the batch
 
 
 def test_count_multiply_adds_equals_half_the_flop_counter():
@@ -101,9 +329,21 @@ def test_count_multiply_adds_equals_half_the_flop_counter():
     from torch import nn
     from torch.utils.flop_counter import FlopCounterMode
 
+    assert train.count_multiply_adds is measure.count_multiply_adds
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, groups=4),
                         nn.Flatten(), nn.Linear(8 * 7 * 7, 10))
     with FlopCounterMode(display=False) as flops, torch.no_grad():
         net(torch.zeros(1, 3, 16, 16))
-    assert train.count_multiply_adds(net, (1, 3, 16, 16)) == flops.get_total_flops() // 2
+    assert measure.count_multiply_adds(net, (1, 3, 16, 16)) == flops.get_total_flops() // 2
     assert all(not m._forward_hooks for m in net.modules())              # the hooks are removed
+    assert net.training                                                 # and the mode is the caller's
+
+
+def test_best_time_is_the_fastest_repeat_per_call_in_seconds():
+    ticks = iter([0.0, 2.0, 10.0, 11.0, 20.0, 23.0])                   # repeats of 2.0, 1.0 and 3.0 seconds
+    calls = []
+    best = measure.best_time(lambda: calls.append(1), repeat=3, number=4, clock=lambda: next(ticks))
+    assert best == 0.25 and len(calls) == 12                            # 1.0 s for 4 calls
+    assert 0.005 <= measure.best_time(lambda: __import__("time").sleep(0.005), repeat=2) < 1
+    with pytest.raises(ValueError, match="at least 1"):
+        measure.best_time(lambda: None, repeat=0)

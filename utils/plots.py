@@ -13,8 +13,8 @@ displays (as a cell's value, or from ``plt.show()``) is closed in the same momen
 never shown a second time. In a script, save it (``fig.savefig``).
 
 ``matplotlib.pyplot`` is imported on first use, not by ``import utils``; the course style
-(:data:`STYLE`: small figures at 80 dpi, a light grid) is applied inside each helper with
-``matplotlib.rc_context``, and to the whole session by :func:`use_style` (``utils.setup`` calls it).
+(:data:`STYLE`: small figures at 80 dpi, a light grid) is applied while each helper creates its
+figure and restored after, and to the whole session by :func:`use_style` (``utils.setup`` calls it).
 """
 from __future__ import annotations
 
@@ -59,8 +59,15 @@ def _new_figure(*args, **kwargs):
                 return None      # IPython goes on to render the PNG as for any figure
 
         _figure_class = CourseFigure
-    with matplotlib.rc_context(STYLE):
+    # Not matplotlib.rc_context: it restores *every* setting on exit, and the first figure of a
+    # Jupyter session activates the inline backend inside it, whose interactive=True it would undo
+    # (pyplot would then stop showing figures at the end of cells). Only STYLE's keys are restored.
+    before = {key: matplotlib.rcParams[key] for key in STYLE}
+    matplotlib.rcParams.update(STYLE)
+    try:
         return plt.subplots(*args, FigureClass=_figure_class, **kwargs)
+    finally:
+        matplotlib.rcParams.update(before)
 
 
 def _as_dict(history: Any) -> Mapping[str, Sequence[float]]:

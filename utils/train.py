@@ -1,22 +1,37 @@
-"""A plain PyTorch fit/evaluate loop with ``tqdm.auto`` progress and a history.
+"""One PyTorch training loop, ``fit``, with ``evaluate`` and ``predict`` on the same device and precision.
 
 Introduced in ``01_neural_network_foundations/03_framework_tensors_mlps.ipynb``, where the
 same loop is first written out by hand. Keras keeps its own ``model.fit``.
+
+Where it runs: ``device`` defaults to :func:`utils.config.device` (``DLF_DEVICE``, else CUDA, MPS,
+CPU) and ``precision`` to :func:`utils.config.precision` of that device (bfloat16 autocast where the
+hardware has it, float16 autocast with a ``GradScaler`` on older GPUs such as Colab's T4, float32
+elsewhere); pass ``precision="float32"`` when a lesson compares against a float32 computation.
+
+History keys (one number per epoch; :func:`utils.plots.plot_history` draws them):
+
+``loss``      mean training loss over the epoch's samples (as the model was while it trained)
+``acc``       training accuracy (argmax of (N, C) outputs); absent when outputs are not class scores
+``val_loss``, ``val_acc``  the same on ``val_loader`` after the epoch, in eval mode (when given)
+``lr``        the learning rate of the epoch's last step (the first parameter group's)
+``time``      wall seconds of the epoch, validation included
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from tqdm.auto import tqdm
+
+from . import config
+from .config import Precision, autocast
 
 
 @dataclass
 class History:
-    """Per-epoch numbers of a training run, Keras-style: ``history.history["val_acc"]``."""
+    """Per-epoch numbers of a training run, Keras-style: ``history.history["val_acc"]`` (keys above)."""
 
     history: dict[str, list[float]] = field(default_factory=dict)
 
@@ -27,6 +42,9 @@ class History:
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
 
+    def __contains__(self, key: str) -> bool:
+        return key in self.history
+
     def last(self) -> dict[str, float]:
         return {k: v[-1] for k, v in self.history.items()}
 
@@ -35,25 +53,93 @@ class NonFiniteLoss(FloatingPointError):
     """Raised when the training loss becomes NaN or infinite."""
 
 
-def _autocast(device: str, bf16: bool):
-    if not bf16:
-        return contextlib.nullcontext()
+class Callback:
+    """What :func:`fit` calls while it trains; override what you need (any object with these methods works).
+
+    ``on_step_end(step, loss, model)`` after every optimizer step (``step`` counts from 1 over the
+    whole run, ``loss`` is the batch's float loss; the step's gradients are still in ``p.grad``,
+    unscaled): gradient norms, attention maps. ``on_epoch_end(epoch, row, model)`` after every
+    epoch with that epoch's history row: checkpoints, early stopping — return ``True`` to stop
+    training after this epoch. A plain function passed as a callback is called as ``on_epoch_end``.
+    """
+
+    def on_step_end(self, step: int, loss: float, model) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, row: dict[str, float], model) -> bool | None:
+        return None
+
+
+def _hooks(callbacks: Sequence[Any], name: str) -> list[Callable]:
+    hooks = []
+    for cb in callbacks:
+        method = getattr(cb, name, None)
+        if method is None and name == "on_epoch_end" and callable(cb) and not hasattr(cb, "on_step_end"):
+            method = cb
+        if method is not None:
+            hooks.append(method)
+    return hooks
+
+
+def _policy(device: str, precision: Precision | str | None, bf16: bool | None) -> Precision:
+    """The precision to run in; ``bf16`` is the older spelling (True: bfloat16, False: float32)."""
+    if bf16 is not None:
+        if precision is not None:
+            raise ValueError("pass precision=... or the older bf16=..., not both")
+        return config.precision(device, "bfloat16" if bf16 else "float32")
+    if precision is None:
+        return config.precision(device)
+    if isinstance(precision, str):
+        return config.precision(device, precision)
+    return precision
+
+
+def _model_device(model) -> str:
+    """Where the model's first parameter (or buffer) lives, else :func:`utils.config.device`."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return str(tensor.device)
+    return config.device()
+
+
+def _to(batch, device: str, non_blocking: bool):
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to(b, device, non_blocking) for b in batch)
+    return batch.to(device, non_blocking=non_blocking)
+
+
+def _call(model, xb):
+    return model(*xb) if isinstance(xb, (tuple, list)) else model(xb)
+
+
+def _check_on_device(model, device: str) -> None:
+    """Raise unless every parameter and buffer of ``model`` is on ``device``."""
     import torch
 
-    return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16)
+    want = torch.device(device)
+    stray = [name for name, t in (*model.named_parameters(), *model.named_buffers())
+             if t.device.type != want.type or (want.index is not None and t.device.index != want.index)]
+    if stray:
+        raise RuntimeError(f"after model.to({device!r}) these tensors are elsewhere: {', '.join(stray[:5])}"
+                           + (" ..." if len(stray) > 5 else ""))
 
 
-def evaluate(model, loader: Iterable, loss_fn: Callable | None = None, *, device: str = "cpu",
-             bf16: bool = False) -> dict[str, float]:
-    """Mean loss (if ``loss_fn``) and accuracy of ``model`` over ``loader``, in eval mode, no grad."""
+def evaluate(model, loader: Iterable, loss_fn: Callable | None = None, *, device: str | None = None,
+             precision: Precision | str | None = None, bf16: bool | None = None) -> dict[str, float]:
+    """Mean loss (if ``loss_fn``) and accuracy of ``model`` over ``loader``, in eval mode, no grad.
+
+    ``device`` defaults to where the model is; ``precision`` as in :func:`fit`.
+    """
     import torch
 
-    model.eval()
+    dev = str(device) if device is not None else _model_device(model)
+    policy = _policy(dev, precision, bf16)
+    model.to(dev).eval()
+    non_blocking = dev.startswith("cuda")
     total, correct, loss_sum = 0, 0, 0.0
-    with torch.no_grad(), _autocast(device, bf16):
+    with torch.no_grad(), autocast(dev, policy):
         for xb, yb in loader:
-            xb, yb = xb.to(device), yb.to(device)
-            out = model(xb)
+            xb, yb = _to(xb, dev, non_blocking), _to(yb, dev, non_blocking)
+            out = _call(model, xb)
             if loss_fn is not None:
                 loss_sum += float(loss_fn(out.float(), yb)) * len(yb)
             if out.ndim == 2 and out.shape[1] > 1:
@@ -66,64 +152,121 @@ def evaluate(model, loader: Iterable, loss_fn: Callable | None = None, *, device
 
 
 def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: int = 1,
-        val_loader: Iterable | None = None, scheduler: Any = None, device: str = "cpu",
-        bf16: bool = False, clip_norm: float | None = None, desc: str = "train") -> History:
-    """Train ``model`` for ``epochs`` and return a :class:`History` (loss, acc, val_loss, val_acc, time).
+        val_loader: Iterable | None = None, scheduler: Any = None, scheduler_step: str = "epoch",
+        device: str | None = None, precision: Precision | str | None = None, bf16: bool | None = None,
+        clip_norm: float | None = None, callbacks: Sequence[Any] = (), verbose: bool = True,
+        desc: str = "train") -> History:
+    """Train ``model`` for ``epochs`` and return a :class:`History` (keys in the module docstring).
 
-    ``scheduler`` is stepped once per epoch, after the optimizer (the order PyTorch expects).
-    ``bf16=True`` runs forward passes under ``torch.autocast(dtype=torch.bfloat16)``.
-    Stops with :class:`NonFiniteLoss` the moment the loss is NaN or infinite.
+    ``scheduler`` is stepped after the optimizer, once per epoch (``scheduler_step="epoch"``; a
+    ``ReduceLROnPlateau`` is given ``val_loss``, else ``loss``) or after every batch (``"step"``:
+    warm-up, one-cycle, per-step cosine). ``device`` defaults to :func:`utils.config.device`,
+    ``precision`` (a :class:`utils.config.Precision` or its name) to that device's policy; float16
+    trains through a ``torch.amp.GradScaler``. ``bf16`` is the older, deprecated spelling:
+    ``True`` means bfloat16 autocast whatever the device, ``False`` float32. ``clip_norm`` clips the
+    global gradient norm. ``callbacks``: see :class:`Callback`. Shows a ``tqdm.auto`` bar per epoch
+    and, unless ``verbose=False``, one line per epoch. Stops with :class:`NonFiniteLoss` the moment
+    the loss is NaN or infinite.
     """
     import torch
 
-    model.to(device)
-    history = History()
+    if scheduler_step not in ("epoch", "step"):
+        raise ValueError(f"scheduler_step={scheduler_step!r}: expected 'epoch' or 'step'")
+    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if plateau and scheduler_step == "step":
+        raise ValueError("ReduceLROnPlateau needs a per-epoch number: use scheduler_step='epoch'")
+    dev = str(device) if device is not None else config.device()
+    policy = _policy(dev, precision, bf16)
+    model.to(dev)
+    _check_on_device(model, dev)
+    scaler = policy.scaler(dev) if policy.grad_scaler else None
+    non_blocking = dev.startswith("cuda")
+    step_hooks, epoch_hooks = _hooks(callbacks, "on_step_end"), _hooks(callbacks, "on_epoch_end")
+    history, step = History(), 0
     for epoch in range(1, epochs + 1):
         model.train()
-        start, seen, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
+        start, seen, loss_sum, lr = time.perf_counter(), 0, 0.0, float("nan")
+        correct, classifier = torch.zeros((), dtype=torch.long, device=dev), False
         bar = tqdm(train_loader, desc=f"{desc} epoch {epoch}/{epochs}", leave=False)
-        for step, (xb, yb) in enumerate(bar):
-            xb, yb = xb.to(device), yb.to(device)
-            with _autocast(device, bf16):
-                out = model(xb)
+        for batch, (xb, yb) in enumerate(bar):
+            xb, yb = _to(xb, dev, non_blocking), _to(yb, dev, non_blocking)
+            with autocast(dev, policy):
+                out = _call(model, xb)
             loss = loss_fn(out.float(), yb)
-            if not math.isfinite(loss.item()):
-                raise NonFiniteLoss(f"loss became {loss.item()} at epoch {epoch}, step {step}: the "
-                                    "learning rate is probably too high (or the inputs are not normalised).")
+            value = loss.item()
+            if not math.isfinite(value):
+                raise NonFiniteLoss(f"loss became {value} at epoch {epoch}, step {batch}: the learning "
+                                    "rate is probably too high (or the inputs are not normalised).")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-            optimizer.step()
-            loss_sum += loss.item() * len(yb)
+            lr = optimizer.param_groups[0]["lr"]
+            if scaler is None:
+                loss.backward()
+                if clip_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+                optimizer.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)  # true gradients for clipping and for callbacks
+                if clip_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+                scaler.step(optimizer)
+                scaler.update()
+            if scheduler is not None and scheduler_step == "step":
+                scheduler.step()
+            step += 1
+            loss_sum += value * len(yb)
             if out.ndim == 2 and out.shape[1] > 1:
-                correct += int((out.argmax(1) == yb).sum())
+                classifier = True
+                correct += (out.argmax(1) == yb).sum()
             seen += len(yb)
-            if step % 20 == 0:
+            for hook in step_hooks:
+                hook(step, value, model)
+            if batch % 20 == 0:
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
-        if scheduler is not None:
-            scheduler.step()
-        row = {"loss": loss_sum / seen, "acc": correct / seen}
+        row = {"loss": loss_sum / seen}
+        if classifier:
+            row["acc"] = int(correct) / seen
         if val_loader is not None:
-            val = evaluate(model, val_loader, loss_fn, device=device, bf16=bf16)
+            val = evaluate(model, val_loader, loss_fn, device=dev, precision=policy)
             row.update(val_loss=val["loss"], val_acc=val["acc"])
+        if scheduler is not None and scheduler_step == "epoch":
+            if plateau:
+                scheduler.step(row.get("val_loss", row["loss"]))
+            else:
+                scheduler.step()
+        row["lr"] = lr
         row["time"] = time.perf_counter() - start
         history.add(**row)
-        print(f"{desc} epoch {epoch:>3}/{epochs}: " + "  ".join(
-            f"{k} {v:.4f}" if k != "time" else f"{v:.1f}s" for k, v in row.items()))
+        if verbose:
+            print(f"{desc} epoch {epoch:>3}/{epochs}: " + "  ".join(_fmt(k, v) for k, v in row.items()))
+        if any([hook(epoch, row, model) for hook in epoch_hooks]):  # every hook runs, then stop
+            break
     return history
 
 
-def predict(model, x, *, batch_size: int = 1024, device: str = "cpu"):
-    """Model outputs for a NumPy array ``x`` as a NumPy array, in eval mode, batched, no grad."""
+def _fmt(key: str, value: float) -> str:
+    if key == "time":
+        return f"{value:.1f}s"
+    return f"{key} {value:.2e}" if key == "lr" else f"{key} {value:.4f}"
+
+
+def predict(model, x, *, batch_size: int = 1024, device: str | None = None,
+            precision: Precision | str | None = None, bf16: bool | None = None):
+    """Model outputs for a NumPy array ``x`` as a float32 NumPy array, in eval mode, batched, no grad.
+
+    ``device`` defaults to where the model is; ``precision`` as in :func:`fit`.
+    """
     import numpy as np
     import torch
 
-    model.eval()
+    dev = str(device) if device is not None else _model_device(model)
+    policy = _policy(dev, precision, bf16)
+    model.to(dev).eval()
     outs = []
-    with torch.no_grad():
+    with torch.no_grad(), autocast(dev, policy):
         for i in range(0, len(x), batch_size):
-            outs.append(model(torch.as_tensor(x[i:i + batch_size]).to(device)).float().cpu().numpy())
+            xb = torch.as_tensor(x[i:i + batch_size]).to(dev, non_blocking=dev.startswith("cuda"))
+            outs.append(model(xb).float().cpu().numpy())
     return np.concatenate(outs)
 
 
@@ -159,57 +302,7 @@ def train_or_load(name: str, model, train_fn: Callable[[Any], dict | None], *, c
     return info, False
 
 
-def flip_and_shift(images, generator, max_shift: int = 2):
-    """Random horizontal flip and shift by up to ``max_shift`` pixels (reflect padding), per image.
-
-    Vectorised over a whole NCHW tensor (one call per epoch), which on two CPU cores is several
-    times faster than per-image torchvision v2 transforms; returns a channels-last tensor.
-    Introduced and checked against an explicit flip + crop in ``05_cnns/04_project_cifar10.ipynb``;
-    reused by chapter 06.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    n = len(images)
-    flip = torch.rand(n, generator=generator) < 0.5
-    images = torch.where(flip[:, None, None, None], images.flip(3), images)
-    if max_shift == 0:
-        return images
-    padded = F.pad(images, (max_shift,) * 4, mode="reflect")
-    dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
-    dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
-    out = torch.empty_like(images)
-    size = images.shape[-1]
-    for i in range(2 * max_shift + 1):
-        for j in range(2 * max_shift + 1):
-            chosen = (dy == i) & (dx == j)
-            out[chosen] = padded[chosen][:, :, i:i + size, j:j + size]
-    return out.contiguous(memory_format=torch.channels_last)
-
-
-def count_multiply_adds(model, shape=(1, 3, 32, 32)) -> int:
-    """Multiply-adds of one forward pass of a PyTorch model, from hooks on its Conv2d and Linear layers.
-
-    Introduced in ``05_cnns/04_project_cifar10.ipynb``; chapter 06 checks it against
-    ``torch.utils.flop_counter.FlopCounterMode`` (which counts 2 FLOPs per multiply-add).
-    """
-    import torch
-    from torch import nn
-
-    total = 0
-
-    def hook(module, inputs, output):
-        nonlocal total
-        if isinstance(module, nn.Conv2d):
-            total += output.numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
-        else:
-            total += output.numel() * module.in_features
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(shape))
-    finally:
-        for h in handles:
-            h.remove()
-    return total
+# Moved to modules whose names say what they are; kept here because committed notebooks
+# (05_cnns/04, 06_advanced_cnns/03 and 04) call them as utils.train.flip_and_shift / count_multiply_adds.
+from .images import flip_and_shift  # noqa: E402,F401
+from .measure import count_multiply_adds  # noqa: E402,F401
