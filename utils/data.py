@@ -323,9 +323,16 @@ def _verify(name: str, rel: str, path: Path, stat: os.stat_result,
     if (isinstance(seen, dict) and seen.get("size") == stat.st_size and seen.get("mtime_ns") == stat.st_mtime_ns
             and seen.get("digest") in accepted):
         return
-    got = digests_of(sorted({"sha256"} | {d.split(":", 1)[0] for d in accepted}))
-    match = next((d for d in accepted if got.get(d.split(":", 1)[0]) == d), None)
+    got: dict[str, str] = {}
+    match = None
+    for algorithm in sorted({d.split(":", 1)[0] for d in accepted}, key=lambda a: a != "sha256"):  # SHA-256 first
+        got.update(digests_of([algorithm]))
+        match = next((d for d in accepted if got.get(d.split(":", 1)[0]) == d), None)
+        if match:
+            break
     if match is None:
+        if "sha256" not in got:  # always report the SHA-256 too
+            got.update(digests_of(["sha256"]))
         expected = " or ".join(f"{d} ({what})" for d, what in accepted.items())
         raise _error(name, f"{path} does not match any known version of {rel}: it is corrupt, truncated or not "
                            f"the course's data.\n  expected: {expected}\n  actual:   {', '.join(got.values())}\n"
@@ -363,7 +370,11 @@ def _verify_archive(name: str, path: Path, verified: dict[str, dict]) -> None:
     try:
         with open(path, "rb") as f:
             stat = os.fstat(f.fileno())
-            _verify(name, path.name, path, stat, lambda algs: _hash(lambda: f.read(1 << 20), algs), verified)
+            def digests_of(algorithms: Sequence[str]) -> dict[str, str]:
+                f.seek(0)
+                return _hash(lambda: f.read(1 << 20), algorithms)
+
+            _verify(name, path.name, path, stat, digests_of, verified)
     except PermissionError as err:
         raise _permission(name, path, err) from err
 
