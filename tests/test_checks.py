@@ -65,3 +65,25 @@ def test_must_fail_reports_and_insists(capsys):
     with pytest.raises(AssertionError, match="should have failed"):
         with must_fail("nothing wrong"):
             assert_close("x", np.array([1.0]), np.array([1.0]))
+
+
+def test_compare_checks_both_frameworks(capsys):
+    from utils.checks import CheckFailure, compare
+
+    x = np.array([1.0, 2.0])
+    compare("y", x, x + 1e-9, x)
+    out = capsys.readouterr().out
+    assert "y vs torch" in out and "y vs tf" in out
+    with pytest.raises(CheckFailure, match="y vs tf"):
+        compare("y", x, x, x + 1)
+
+
+def test_show_table_aligns_and_formats(capsys):
+    from utils.results import show_table
+
+    text = show_table(["layer", "params", "ratio"], [["conv", 1234567, 0.123456], ["fc", 10, 2.0]])
+    lines = text.splitlines()
+    assert lines[1].split() == ["conv", "1,234,567", "0.1235"] and len({len(line) for line in lines}) == 1
+    assert capsys.readouterr().out.strip() == text
+    with pytest.raises(ValueError, match="cells"):
+        show_table(["a", "b"], [[1]])

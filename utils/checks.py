@@ -151,6 +151,17 @@ def assert_close(name: str, ours: Any, reference: Any, *, rtol: float = 1e-5, at
         print(line)
 
 
+def compare(name: str, ours: Any, torch_ref: Any, tf_ref: Any, *, rtol: float = 1e-5, atol: float = 1e-6,
+            quiet: bool = False) -> None:
+    """:func:`assert_close` of our array against the PyTorch result **and** the TensorFlow result.
+
+    The course's proof in one call (introduced in ``01_neural_network_foundations/02_scratch_mlp.ipynb``,
+    which writes it out; later notebooks call this one). Prints two lines, ``name vs torch`` and ``name vs tf``.
+    """
+    assert_close(f"{name} vs torch", ours, torch_ref, rtol=rtol, atol=atol, quiet=quiet)
+    assert_close(f"{name} vs tf", ours, tf_ref, rtol=rtol, atol=atol, quiet=quiet)
+
+
 # --------------------------------------------------------------------------- gradient checks
 def _scalar(f: Callable[[np.ndarray], Any], x: np.ndarray) -> float:
     out = to_numpy(f(x))

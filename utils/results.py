@@ -15,7 +15,7 @@ import json
 import math
 import numbers
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -83,3 +83,32 @@ def record(name: str, value: Any, *, target: float | None = None, higher_is_bett
         raise AssertionError(f"{name} = {format_value(value, unit)} misses the target "
                              f"{'≥' if higher_is_better else '≤'} {target}{unit}")
     return value
+
+
+def show_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, markdown: bool = False) -> str:
+    """Show rows under ``header`` as an aligned text table (or, ``markdown=True``, a rendered Markdown table).
+
+    Integers get thousands separators and floats 4 significant digits (:func:`format_value`); the text
+    is printed (or displayed) and returned. Introduced in ``05_cnns/01_theory_convolutions.ipynb``.
+    """
+    def cell(v: Any) -> str:
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return f"{int(v):,}"
+        if isinstance(v, (float, np.floating)):
+            return format_value(float(v))
+        return str(v)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    if any(len(r) != len(header) for r in cells):
+        raise ValueError(f"show_table: every row needs {len(header)} cells, one per column of the header")
+    if markdown:
+        text = "\n".join(["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+                         + ["| " + " | ".join(r) + " |" for r in cells])
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+        return text
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    text = "\n".join("  ".join(f"{v:>{w}}" for v, w in zip(line, widths)) for line in [list(map(str, header))] + cells)
+    print(text)
+    return text
