@@ -316,6 +316,18 @@ def test_permission_denied_archive(data_home, tmp_path_factory, monkeypatch, unc
     assert_permission(unchanged, data.load_cifar10, archive)
 
 
+def test_permission_denied_searching_the_folder(data_home, monkeypatch, unchanged):
+    target = data_home / "mnist" / "train-images-idx3-ubyte.gz"
+    stat = Path.stat
+
+    def fake_stat(self, *args, **kwargs):  # as for a folder without search (x) permission
+        if self == target:
+            raise PermissionError(13, "Permission denied", str(self))
+        return stat(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "stat", fake_stat)
+    assert_permission(unchanged, data.load_mnist, target)
+
+
 def test_permission_denied_read_only_folder(data_home, tmp_path_factory, monkeypatch, unchanged):
     make_archive(data_home, tmp_path_factory.mktemp("build"), monkeypatch)
 

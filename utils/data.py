@@ -220,6 +220,17 @@ def _dataset_dir(name: str) -> Path:
     return data_dir() / name
 
 
+def _exists(name: str, path: Path) -> bool:
+    """Like ``Path.exists``, but a permission error is reported as one, not taken for a missing file."""
+    try:
+        path.stat()
+        return True
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except PermissionError as err:
+        raise _permission(name, path, err) from err
+
+
 def _missing(name: str, folder: Path, files: Sequence[str], why: str) -> DataError:
     return _error(name, f"cannot find {', '.join(files)} in {folder} and could not download them ({why}). "
                         f"Put the official files there, or set {ENV_HINT} to a directory that has a '{name}/' folder.")
@@ -235,7 +246,7 @@ def fetch(name: str, filename: str) -> Path:
     src = SOURCES[name]
     folder = _dataset_dir(name)
     path = folder / filename
-    if path.exists():
+    if _exists(name, path):
         return path
     if is_offline():
         raise _missing(name, folder, [filename], "DLF_OFFLINE=1 forbids downloads")
@@ -492,13 +503,13 @@ def _cifar_dir() -> Path:
     name = "cifar-10"
     folder = _dataset_dir(name)
     batches = folder / "cifar-10-batches-py"
-    if batches.exists():
-        missing = [b for b in CIFAR10_BATCHES if not (batches / b).exists()]
+    if _exists(name, batches):
+        missing = [b for b in CIFAR10_BATCHES if not _exists(name, batches / b)]
         if not missing:
             return batches
         archive = folder / "cifar-10-python.tar.gz"
         cure = (f"the archive {archive} is there too: move the incomplete folder aside (or delete it yourself) "
-                f"and run again to extract it" if archive.exists() else
+                f"and run again to extract it" if _exists(name, archive) else
                 f"copy the missing files there, or move the incomplete folder aside and run again with a network "
                 f"connection to download the archive")
         raise _error(name, f"{batches} is incomplete: {', '.join(missing)} missing. Nothing was changed or "
