@@ -382,6 +382,7 @@ def test_numpy_sizes_are_fine(mnist, shakespeare, multi30k):
 def test_marker_reused_without_hashing(mnist, monkeypatch):
     data.load_mnist()
     assert set(data._read_marker("mnist")) == set(data.DIGESTS["mnist"])
+    assert (mnist / data.MARKER).stat().st_mode & 0o777 == 0o644
 
     def no_hashing(*args, **kwargs):
         raise AssertionError("hashed although the marker vouches for the file")

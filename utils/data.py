@@ -312,6 +312,7 @@ def _remember(name: str, verified: dict[str, dict]) -> None:
     except OSError:  # read-only folder: hash again next time
         return
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes it private; the data files beside it are readable by all
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(marker, f, indent=1, sort_keys=True)
         os.replace(tmp, folder / MARKER)
