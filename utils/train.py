@@ -23,8 +23,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from tqdm.auto import tqdm
-
 from . import config
 from .config import Precision, autocast
 
@@ -169,6 +167,7 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
     the loss is NaN or infinite.
     """
     import torch
+    from tqdm.auto import tqdm
 
     if scheduler_step not in ("epoch", "step"):
         raise ValueError(f"scheduler_step={scheduler_step!r}: expected 'epoch' or 'step'")
