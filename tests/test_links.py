@@ -53,7 +53,7 @@ def test_stale_links_are_found_and_repointed_others_left_alone(tmp_path, monkeyp
 def test_fork_of_the_same_name_is_the_course_and_colab_branch_follows(tmp_path, monkeypatch):
     (tmp_path / "README.md").write_text(f"{GH}dlf-course/deep-learning-fundamentals and "
                                         f"{COLAB}me/deep-learning-fundamentals/blob/dev/x.ipynb\n")
-    monkeypatch.setattr(config, "REPO_URL", "https://github.com/me/deep-learning-fundamentals")
+    monkeypatch.setattr(config, "REPO_URL", GH + "me/deep-learning-fundamentals")
     assert len(stamp.stale_links(tmp_path)) == 2  # old owner, and a Colab link on another branch
     stamp.repoint(tmp_path)
     assert (tmp_path / "README.md").read_text() == (
