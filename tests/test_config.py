@@ -111,10 +111,13 @@ def test_setup_prints_one_line_saying_where_the_notebook_runs():
 
 
 def test_setup_quick_numpy_only_and_refusing_a_missing_device():
-    out = _setup_line("import sys, utils; utils.setup(threads=1); print('torch' in sys.modules)", DLF_QUICK="1")
+    code = ("import sys, matplotlib; dpi = matplotlib.rcParams['figure.dpi']; import utils; utils.setup(threads=1)\n"
+            "print('torch' in sys.modules, dpi, matplotlib.rcParams['figure.dpi'])")
+    out = _setup_line(code, DLF_QUICK="1")
     assert out.returncode == 0, out.stderr[-2000:]
-    line, torch_loaded = out.stdout.strip().splitlines()
-    assert line.startswith("mode: QUICK") and "| device: cpu (NumPy) |" in line and torch_loaded == "False"
+    line, facts = out.stdout.strip().splitlines()
+    assert line.startswith("mode: QUICK") and "| device: cpu (NumPy) |" in line
+    assert facts == "False 100.0 80.0"                      # no torch for NumPy; the course style for figures
     import torch
 
     missing = "cuda" if not torch.cuda.is_available() else "mps"
