@@ -14,6 +14,7 @@ def machine(monkeypatch):
 
     def pretend(cuda=None, mps=False, cpu_bf16=False, name="Tesla T4"):
         monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda is not None)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: 0 if cuda is None else 2)
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: cuda)
         monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
         monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
@@ -69,12 +70,16 @@ def test_dlf_device_overrides_and_refuses_what_is_missing(machine, monkeypatch):
     assert config.device() == "cpu" and config.precision().name == "float32"
     monkeypatch.setenv("DLF_DEVICE", "CUDA:1")
     assert config.device() == "cuda:1"
+    monkeypatch.setenv("DLF_DEVICE", "cuda:2")
+    with pytest.raises(RuntimeError, match="GPU 2, but PyTorch finds 2"):
+        config.device()
     monkeypatch.setenv("DLF_DEVICE", "mps")
     with pytest.raises(RuntimeError, match="DLF_DEVICE='mps'.*no mps device"):
         config.device()
-    monkeypatch.setenv("DLF_DEVICE", "tpu")
-    with pytest.raises(ValueError, match="expected one of cpu, cuda, mps"):
-        config.device()
+    for wrong in ("tpu", "cuda:x", "cpu:1"):
+        monkeypatch.setenv("DLF_DEVICE", wrong)
+        with pytest.raises(ValueError, match="expected one of cpu, cuda, mps"):
+            config.device()
 
 
 def test_named_precision_and_unknown_name(machine):

@@ -178,12 +178,19 @@ def device() -> str:
     """
     wanted = os.environ.get("DLF_DEVICE", "").strip().lower()
     if wanted:
-        kind = wanted.split(":")[0]
-        if kind not in DEVICES:
+        kind, _, index = wanted.partition(":")
+        if kind not in DEVICES or (index and not (kind == "cuda" and index.isdigit())):
             raise ValueError(f"DLF_DEVICE={wanted!r}: expected one of {', '.join(DEVICES)} (or cuda:N)")
         if not _available(kind):
-            raise RuntimeError(f"DLF_DEVICE={wanted!r} asks for {kind}, but PyTorch sees no {kind} device here; "
+            raise RuntimeError(f"DLF_DEVICE={wanted!r} asks for {kind}, but PyTorch finds no {kind} device; "
                                "unset DLF_DEVICE (or pick cpu) to run on what is available.")
+        if index:
+            import torch
+
+            count = torch.cuda.device_count()
+            if int(index) >= count:
+                raise RuntimeError(f"DLF_DEVICE={wanted!r} asks for GPU {index}, but PyTorch finds {count} "
+                                   f"(cuda:0 to cuda:{count - 1}).")
         return wanted
     for kind in ("cuda", "mps"):
         if _available(kind):
