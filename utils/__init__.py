@@ -2,9 +2,11 @@
 
 One small module per concern (see ``CONTRIBUTING.md``):
 
-* :mod:`utils.config`  quick mode, data directory, seeding, device — the ground floor
+* :mod:`utils.config`  quick mode, data directory, seeding, device and precision — the ground floor
 * :mod:`utils.data`    the five data sets as NumPy arrays, and framework wrappers
-* :mod:`utils.train`   a plain PyTorch fit/evaluate loop with progress and history
+* :mod:`utils.train`   the one PyTorch fit/evaluate loop: device, precision, callbacks, history
+* :mod:`utils.images`  image-batch augmentation (flip and shift)
+* :mod:`utils.measure` what a computation costs: multiply-adds, best-of-N timing in seconds
 * :mod:`utils.plots`   curves, image grids, confusion matrices, decision boundaries
 * :mod:`utils.checks`  ``assert_close``, gradient checks, auto-checked exercises
 * :mod:`utils.results` ``record`` headline numbers (asserted against targets in full mode)
@@ -15,14 +17,16 @@ Nothing here imports torch or TensorFlow at import time.
 """
 from __future__ import annotations
 
-from . import checks, config, data, plots, results, train
-from .checks import Exercise, assert_close, gradient_check, must_fail, numerical_gradient
-from .config import data_dir, device, is_quick, pick, rng, seed_everything, setup
-from .results import record
+from . import checks, config, data, images, measure, plots, results, train
+from .checks import CheckFailure, Exercise, assert_close, compare, gradient_check, must_fail, numerical_gradient
+from .config import autocast, data_dir, device, is_quick, pick, precision, rng, seed_everything, setup
+from .measure import best_time
+from .results import record, show_table
 
 #: Marks this package as the course's own ``utils`` (not some other top-level ``utils``).
 COURSE = "deep-learning-fundamentals"
 
-__all__ = ["checks", "config", "data", "plots", "results", "train", "Exercise", "assert_close",
-           "gradient_check", "must_fail", "numerical_gradient", "data_dir", "device", "is_quick", "pick", "rng",
-           "seed_everything", "setup", "record", "COURSE"]
+__all__ = ["checks", "config", "data", "images", "measure", "plots", "results", "train", "CheckFailure",
+           "Exercise", "assert_close", "compare", "gradient_check", "must_fail", "numerical_gradient", "autocast",
+           "data_dir", "device", "is_quick", "pick", "precision", "rng", "seed_everything", "setup", "best_time",
+           "record", "show_table", "COURSE"]

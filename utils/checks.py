@@ -124,7 +124,7 @@ def assert_close(name: str, ours: Any, reference: Any, *, rtol: float = 1e-5, at
     """Assert ``|ours - reference| <= atol + rtol * |reference|`` elementwise, like ``np.allclose``.
 
     Prints ``✓ name  shape  max abs err  max rel err`` (or ✗) and raises :class:`CheckFailure` on a
-    shape mismatch, an empty comparison, any element out of tolerance, or non-finite values that do
+    shape mismatch, any element out of tolerance, or non-finite values that do
     not match exactly: ``inf`` must meet ``inf`` of the same sign in the same place, and a NaN fails
     unless ``equal_nan=True`` and both have it in the same place. Refuses (``TypeError``) complex,
     object or string inputs and booleans compared with numbers; bfloat16 tensors are converted.
@@ -134,8 +134,6 @@ def assert_close(name: str, ours: Any, reference: Any, *, rtol: float = 1e-5, at
     _comparable(name, a, b)
     if a.shape != b.shape:
         raise CheckFailure(f"✗ {name}: shape {a.shape} differs from reference shape {b.shape}")
-    if a.size == 0:
-        raise CheckFailure(f"✗ {name}: nothing to compare (empty arrays of shape {a.shape})")
     bad = _nonfinite_mismatch(a, b, equal_nan)
     if bad:
         raise CheckFailure(f"✗ {name}: {bad}")

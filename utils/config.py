@@ -270,9 +270,13 @@ def precision(device: str | None = None, name: str | None = None) -> Precision:
     return Precision(name, getattr(torch, name), grad_scaler=name == "float16")
 
 
-def autocast(device: str, policy: Precision):
-    """``torch.autocast`` on ``device`` in the policy's dtype; a no-op context for float32."""
-    if policy.dtype is None:
+def autocast(device: str, policy: Precision, enabled: bool = True):
+    """``torch.autocast`` on ``device`` in the policy's dtype; a no-op context for float32 or ``enabled=False``.
+
+    The one replacement for a hard-coded ``torch.autocast("cpu", dtype=torch.bfloat16, enabled=...)``:
+    ``with utils.config.autocast(DEVICE, PRECISION, enabled=use_mixed):``.
+    """
+    if policy.dtype is None or not enabled:
         return contextlib.nullcontext()
     import torch
 
