@@ -126,3 +126,18 @@ def test_setup_quick_numpy_only_and_refusing_a_missing_device():
     out = _setup_line("import utils; utils.setup(frameworks=('torch',))", DLF_DEVICE=missing)
     assert out.returncode != 0 and f"DLF_DEVICE='{missing}' asks for {missing}" in out.stderr
     assert "mode:" not in out.stdout                                      # refused before claiming a device
+
+
+def test_named_rng_streams_follow_the_notebook_seed():
+    config.seed_everything(0)
+    a, b = config.rng("init").normal(size=3), config.rng("dropout").normal(size=3)
+    np.testing.assert_array_equal(a, config.rng("init").normal(size=3))  # same name, same numbers
+    assert not np.array_equal(a, b)  # another name, another stream
+    config.seed_everything(1)
+    assert not np.array_equal(a, config.rng("init").normal(size=3))  # a new notebook seed changes them all
+    config.seed_everything(0)
+    np.testing.assert_array_equal(config.rng(5).normal(size=3), np.random.default_rng(5).normal(size=3))
+    import pytest
+
+    with pytest.raises(TypeError, match="stream"):
+        config.rng(1.5)

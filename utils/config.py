@@ -89,6 +89,8 @@ def seed_everything(seed: int = 0) -> int:
     fast); call it again after importing one, or use :func:`setup` which does.
     Also turns on TensorFlow's op determinism (its CPU reductions then repeat exactly).
     """
+    global _NOTEBOOK_SEED
+    _NOTEBOOK_SEED = seed
     random.seed(seed)
     np.random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
@@ -138,9 +140,26 @@ def is_reference_setup() -> bool:
     return True
 
 
-def rng(seed: int = 0) -> np.random.Generator:
-    """A NumPy ``Generator``: notebooks pass it around instead of using global state."""
-    return np.random.default_rng(seed)
+#: The seed of the running notebook, set by :func:`seed_everything` (and so by :func:`setup`).
+_NOTEBOOK_SEED = 0
+
+
+def rng(stream: int | str = 0) -> np.random.Generator:
+    """A NumPy ``Generator``: notebooks pass it around instead of using global state.
+
+    The seed convention: a notebook has **one seed** (``utils.setup(seed=...)``) and draws
+    **named streams** from it, ``gen = utils.rng("init weights")``, ``utils.rng("dropout masks")``:
+    each name gives its own generator, independent of the others, the same on every run, and all of
+    them change together when the notebook seed changes. (An integer, ``utils.rng(3)``, is a fixed
+    seed of its own, as in the chapters written before this convention.)
+    """
+    if isinstance(stream, str):
+        import zlib
+
+        return np.random.default_rng([_NOTEBOOK_SEED, zlib.crc32(stream.encode("utf-8"))])
+    if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)):
+        raise TypeError(f"rng: a stream is a name (str) or an integer seed, not {type(stream).__name__}")
+    return np.random.default_rng(stream)
 
 
 def blas_threads(n: int = 1):
