@@ -10,8 +10,9 @@ One small module per concern (see ``CONTRIBUTING.md``):
 * :mod:`utils.plots`   curves, image grids, confusion matrices, decision boundaries
 * :mod:`utils.checks`  ``assert_close``, gradient checks, auto-checked exercises
 * :mod:`utils.results` ``record`` headline numbers (asserted against targets in full mode)
+* :mod:`utils.layout`  the repository layout: root, chapters, notebooks, READMEs
 * :mod:`utils.run`     ``python -m utils.run``: execute notebooks, collect results
-* :mod:`utils.stamp`   ``python -m utils.stamp``: write the Colab badge and set-up cell
+* :mod:`utils.stamp`   ``python -m utils.stamp``: point badges, set-up cells and links at the repository
 
 Nothing here imports torch or TensorFlow at import time.
 """

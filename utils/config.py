@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-#: The course repository. The one place the URL lives: the notebook stamper
-#: (``python -m utils.stamp``) writes it into every badge and set-up cell.
+#: The course repository. The one place the URL lives: the stamper (``python -m utils.stamp``)
+#: writes it into every badge, set-up cell and repository link (READMEs, CONTRIBUTING, pyproject).
 REPO_URL = "https://github.com/dlf-course/deep-learning-fundamentals"
 #: Branch that Colab badges point at.
 REPO_BRANCH = "main"
