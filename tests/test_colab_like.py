@@ -15,7 +15,7 @@ For each notebook, in quick mode:
 The reused environment holds every package of requirements.txt, so a package a notebook imports but
 the extra does not declare would still be found here: tests/test_extras.py catches that, statically.
 
-Each notebook is its own xdist group (pyproject: ``--dist loadgroup``), so two workers share them.
+The runs are one file: under ``--dist loadfile`` one worker runs them while the other runs nbval.
 """
 from __future__ import annotations
 
