@@ -59,3 +59,20 @@ def count_multiply_adds(model, shape=(1, 3, 32, 32)) -> int:
         for h in handles:
             h.remove()
     return total
+
+
+def count_parameters(model, trainable_only: bool = False) -> int:
+    """Number of parameters of a PyTorch module or a Keras model (buffers such as BatchNorm's running
+    statistics are not parameters and are not counted; Keras's non-trainable BN weights are, as Keras
+    counts them, unless ``trainable_only``).
+
+    Replaces the ``n_params`` copies of 05/01, 06/01, 06/02 and 07/04 (introduced in
+    ``05_cnns/01_theory_convolutions.ipynb``, where the count is also derived by hand per layer).
+    """
+    if hasattr(model, "parameters") and callable(model.parameters):  # torch.nn.Module
+        return int(sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only))
+    if hasattr(model, "count_params"):  # keras.Model / keras.layers.Layer
+        if trainable_only:
+            return int(sum(int(w.numpy().size) for w in model.trainable_weights))
+        return int(model.count_params())
+    raise TypeError(f"count_parameters: expected a torch.nn.Module or a Keras model, got {type(model).__name__}")
