@@ -347,3 +347,27 @@ def test_best_time_is_the_fastest_repeat_per_call_in_seconds():
     assert 0.005 <= measure.best_time(lambda: __import__("time").sleep(0.005), repeat=2) < 1
     with pytest.raises(ValueError, match="at least 1"):
         measure.best_time(lambda: None, repeat=0)
+
+
+def test_fit_max_steps_and_callbacks_that_add_numbers():
+    import torch
+
+    x, y = _toy()
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = torch_loader(x, y, batch_size=32)  # 8 steps an epoch
+    steps = []
+
+    class Watch(train.Callback):
+        def on_step_end(self, step, loss, model):
+            steps.append(step)
+
+        def on_epoch_end(self, epoch, row, model):
+            row["weight_norm"] = float(model[0].weight.norm())
+
+    hist = train.fit(model, loader, torch.nn.functional.cross_entropy, opt, epochs=10, max_steps=12,
+                     callbacks=[Watch()], device="cpu", verbose=False)
+    assert steps == list(range(1, 13))  # stops after the 12th step, inside epoch 2
+    assert len(hist["loss"]) == 2 and len(hist["weight_norm"]) == 2
+    with pytest.raises(ValueError, match="max_steps"):
+        train.fit(model, loader, torch.nn.functional.cross_entropy, opt, max_steps=0)

@@ -58,7 +58,8 @@ class Callback:
     whole run, ``loss`` is the batch's float loss; the step's gradients are still in ``p.grad``,
     unscaled): gradient norms, attention maps. ``on_epoch_end(epoch, row, model)`` after every
     epoch with that epoch's history row: checkpoints, early stopping — return ``True`` to stop
-    training after this epoch. A plain function passed as a callback is called as ``on_epoch_end``.
+    training after this epoch. It may add its own numbers to ``row`` (``row["val_bleu"] = ...``):
+    they go into the history and the epoch's line. A plain function passed as a callback is called as ``on_epoch_end``.
     """
 
     def on_step_end(self, step: int, loss: float, model) -> None:
@@ -153,7 +154,7 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
         val_loader: Iterable | None = None, scheduler: Any = None, scheduler_step: str = "epoch",
         device: str | None = None, precision: Precision | str | None = None, bf16: bool | None = None,
         clip_norm: float | None = None, callbacks: Sequence[Any] = (), verbose: bool = True,
-        desc: str = "train") -> History:
+        max_steps: int | None = None, desc: str = "train") -> History:
     """Train ``model`` for ``epochs`` and return a :class:`History` (keys in the module docstring).
 
     ``scheduler`` is stepped after the optimizer, once per epoch (``scheduler_step="epoch"``; a
@@ -164,7 +165,9 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
     ``True`` means bfloat16 autocast whatever the device, ``False`` float32. ``clip_norm`` clips the
     global gradient norm. ``callbacks``: see :class:`Callback`. Shows a ``tqdm.auto`` bar per epoch
     and, unless ``verbose=False``, one line per epoch. Stops with :class:`NonFiniteLoss` the moment
-    the loss is NaN or infinite.
+    the loss is NaN or infinite. ``max_steps`` ends training after that many optimizer steps in all
+    (the epoch it falls in is closed as usual: validation, scheduler, history row, callbacks), for
+    step budgets that do not divide into whole epochs.
     """
     import torch
     from tqdm.auto import tqdm
@@ -172,6 +175,8 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
     if scheduler_step not in ("epoch", "step"):
         raise ValueError(f"scheduler_step={scheduler_step!r}: expected 'epoch' or 'step'")
     plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps={max_steps}: expected a positive number of steps, or None")
     if plateau and scheduler_step == "step":
         raise ValueError("ReduceLROnPlateau needs a per-epoch number: use scheduler_step='epoch'")
     dev = str(device) if device is not None else config.device()
@@ -222,6 +227,8 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
                 hook(step, value, model)
             if batch % 20 == 0:
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
+            if max_steps is not None and step >= max_steps:
+                break
         row = {"loss": loss_sum / seen}
         if classifier:
             row["acc"] = int(correct) / seen
@@ -235,10 +242,11 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
                 scheduler.step()
         row["lr"] = lr
         row["time"] = time.perf_counter() - start
+        stop = any([hook(epoch, row, model) for hook in epoch_hooks])  # every hook runs (and may add to row)
         history.add(**row)
         if verbose:
             print(f"{desc} epoch {epoch:>3}/{epochs}: " + "  ".join(_fmt(k, v) for k, v in row.items()))
-        if any([hook(epoch, row, model) for hook in epoch_hooks]):  # every hook runs, then stop
+        if stop or (max_steps is not None and step >= max_steps):
             break
     return history
 
