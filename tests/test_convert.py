@@ -1,4 +1,4 @@
-"""utils.convert (weight converters) and utils.measure.count_parameters, against both frameworks."""
+"""utils.convert (weight converters), utils.measure.count_parameters and utils.add_to_class."""
 import numpy as np
 import pytest
 
@@ -68,3 +68,22 @@ def test_count_parameters_torch_and_keras_agree():
     assert measure.count_parameters(knet, trainable_only=True) == 224 + 16 + 66
     with pytest.raises(TypeError):
         measure.count_parameters([1, 2])
+
+
+def test_add_to_class_builds_a_class_across_cells():
+    from utils import add_to_class
+
+    class Counter:
+        def __init__(self):
+            self.n = 0
+
+    @add_to_class(Counter)
+    def tick(self, k=1):
+        self.n += k
+        return self
+
+    assert Counter().tick().tick(2).n == 3
+    with pytest.raises(TypeError):
+        add_to_class(Counter())
+    with pytest.raises(ValueError):
+        add_to_class(Counter)(lambda self: None)
