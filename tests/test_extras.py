@@ -24,6 +24,7 @@ COLAB_PREINSTALLED = {
     "jax", "numpy", "scipy", "pandas", "sympy",
     "matplotlib", "seaborn", "PIL",            # PIL: pillow
     "sklearn", "statsmodels",                  # sklearn: scikit-learn
+    "skimage",                                 # scikit-image
     "tqdm", "requests", "IPython", "ipywidgets",
     "google",                                  # google.colab
 }

@@ -8,6 +8,7 @@ One small module per concern (see ``CONTRIBUTING.md``):
 * :mod:`utils.images`  image-batch augmentation (flip and shift)
 * :mod:`utils.measure` what a computation costs: parameters, multiply-adds, best-of-N timing in seconds
 * :mod:`utils.notebook` ``add_to_class``: one class written across several short cells
+* :mod:`utils.efficientnet` pretrained ImageNet EfficientNet-Lite0 from primitive layers, key mapping, Keras port
 * :mod:`utils.convert` weight converters between NumPy (W, b) layers, PyTorch and Keras
 * :mod:`utils.plots`   curves, image grids, confusion matrices, decision boundaries
 * :mod:`utils.checks`  ``assert_close``, gradient checks, auto-checked exercises
@@ -20,7 +21,7 @@ Nothing here imports torch or TensorFlow at import time.
 """
 from __future__ import annotations
 
-from . import checks, config, convert, data, images, measure, notebook, plots, results, train
+from . import checks, config, convert, data, efficientnet, images, measure, notebook, plots, results, train
 from .checks import CheckFailure, Exercise, assert_close, compare, gradient_check, must_fail, numerical_gradient
 from .config import autocast, data_dir, device, is_quick, pick, precision, rng, seed_everything, setup
 from .measure import best_time, count_parameters
@@ -32,5 +33,5 @@ COURSE = "deep-learning-fundamentals"
 
 __all__ = ["checks", "config", "data", "images", "measure", "plots", "results", "train", "CheckFailure",
            "Exercise", "assert_close", "compare", "gradient_check", "must_fail", "numerical_gradient", "autocast",
-           "data_dir", "device", "is_quick", "pick", "precision", "rng", "seed_everything", "setup", "best_time", "count_parameters", "convert", "notebook", "add_to_class",
+           "data_dir", "device", "is_quick", "pick", "precision", "rng", "seed_everything", "setup", "best_time", "count_parameters", "convert", "efficientnet", "notebook", "add_to_class",
            "record", "show_table", "COURSE"]
