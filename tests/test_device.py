@@ -128,3 +128,30 @@ def test_tensorflow_memory_growth_on_every_gpu_even_if_one_is_initialised(monkey
     monkeypatch.setattr(tf.config.experimental, "set_memory_growth", set_growth)
     config.gpu_memory_growth()
     assert calls == [("GPU:0", True), ("GPU:1", True)]
+
+
+def test_float32_is_ieee_in_both_frameworks_no_tf32(monkeypatch):
+    """On Ampere GPUs TF32 would make float32 checks at 1e-5 fail: setup turns it off in both frameworks."""
+    import types
+
+    import tensorflow as tf
+
+    tf32 = []
+    monkeypatch.setattr(tf.config.experimental, "enable_tensor_float_32_execution", tf32.append)
+    backends = (torch.backends.cuda.matmul, torch.backends.cudnn.conv, torch.backends.cudnn.rnn)
+    before = [b.fp32_precision for b in backends]
+    try:
+        for b in backends:  # as PyTorch allows on an Ampere GPU (descriptors: set and restored by hand)
+            b.fp32_precision = "tf32"
+        config.exact_float32()
+        assert tf32 == [False]
+        assert [b.fp32_precision for b in backends] == ["ieee"] * 3
+    finally:
+        for b, value in zip(backends, before):
+            b.fp32_precision = value
+    # An older PyTorch without fp32_precision: the legacy allow_tf32 switches.
+    old_matmul, old_cudnn = types.SimpleNamespace(allow_tf32=True), types.SimpleNamespace(allow_tf32=True)
+    monkeypatch.setattr(torch.backends, "cuda", types.SimpleNamespace(matmul=old_matmul))
+    monkeypatch.setattr(torch.backends, "cudnn", old_cudnn)
+    config.exact_float32()
+    assert old_matmul.allow_tf32 is False and old_cudnn.allow_tf32 is False

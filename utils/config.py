@@ -385,6 +385,31 @@ def gpu_memory_growth() -> None:
             pass
 
 
+def exact_float32() -> None:
+    """Make float32 mean IEEE float32 in PyTorch and TensorFlow: no TensorFloat-32 on Ampere and newer GPUs.
+
+    On an A100, L4 or RTX 30xx and later, TensorFlow (and PyTorch's cuDNN convolutions) by default run
+    float32 matrix products in TF32, which keeps only 10 bits of mantissa: relative errors near 1e-3,
+    enough to fail the course's float32 checks (tolerances near 1e-5) with nothing wrong in the
+    learner's code. Training speed is not lost where it matters: the mixed-precision policy
+    (:func:`precision`) already runs those GPUs in bfloat16. No effect on CPUs or older GPUs (T4).
+    Uses PyTorch's ``fp32_precision`` settings where they exist (2.9 and newer), else ``allow_tf32``.
+    """
+    if "torch" in sys.modules:
+        import torch
+
+        cudnn = torch.backends.cudnn
+        if hasattr(getattr(cudnn, "conv", None), "fp32_precision"):
+            torch.backends.cuda.matmul.fp32_precision = "ieee"
+            cudnn.conv.fp32_precision = "ieee"
+            cudnn.rnn.fp32_precision = "ieee"
+        else:  # older PyTorch (mixing the two APIs is an error in the newer ones)
+            torch.backends.cuda.matmul.allow_tf32 = False
+            cudnn.allow_tf32 = False
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].config.experimental.enable_tensor_float_32_execution(False)
+
+
 def where(seed: int, threads: int | None) -> str:
     """The one line :func:`setup` prints: mode, device, precision, versions, seed, threads, reference setup, data."""
     parts = ["mode: " + ("QUICK (DLF_QUICK=1: small subsets, few steps)" if is_quick() else "FULL")]
@@ -413,7 +438,8 @@ def setup(seed: int = 0, frameworks: tuple[str, ...] = (), threads: int | None =
 
     ``frameworks`` may name ``"torch"`` and/or ``"tensorflow"``; they are imported
     (TensorFlow quietly, see :func:`safe_tensorflow_import`, with GPU memory growth on, see
-    :func:`gpu_memory_growth`) before seeding so that their generators are seeded too.
+    :func:`gpu_memory_growth`) before seeding so that their generators are seeded too; float32 is
+    IEEE float32 in both (no TF32 on Ampere GPUs, see :func:`exact_float32`).
     ``threads=1`` runs NumPy, PyTorch and TensorFlow on one thread each (see :func:`set_threads`);
     ``None`` leaves the libraries' defaults. It applies the course's figure style
     (:func:`utils.plots.use_style`) and prints one line (:func:`where`), e.g.
@@ -425,6 +451,7 @@ def setup(seed: int = 0, frameworks: tuple[str, ...] = (), threads: int | None =
     if "tensorflow" in frameworks:
         safe_tensorflow_import()
     gpu_memory_growth()
+    exact_float32()
     if threads is not None:
         set_threads(threads)
     seed_everything(seed)
