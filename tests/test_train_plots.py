@@ -371,3 +371,41 @@ def test_fit_max_steps_and_callbacks_that_add_numbers():
     assert len(hist["loss"]) == 2 and len(hist["weight_norm"]) == 2
     with pytest.raises(ValueError, match="max_steps"):
         train.fit(model, loader, torch.nn.functional.cross_entropy, opt, max_steps=0)
+
+
+def test_fit_batches_do_not_depend_on_the_progress_bar(monkeypatch):
+    """The loader is iterated once per epoch whichever tqdm is in use (a notebook's widget or the terminal's),
+    so a seeded shuffling loader gives the same training in a notebook, in a script and with progress=False."""
+    import torch
+    import tqdm.auto
+    import tqdm.notebook
+
+    def run(**kwargs):
+        x, y = _toy()
+        model = torch.nn.Linear(2, 2)
+        torch.manual_seed(0)
+        model.reset_parameters()
+        loader = torch_loader(x, y, batch_size=32, shuffle=True, seed=3)
+        train.fit(model, loader, torch.nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+                  epochs=3, device="cpu", verbose=False, **kwargs)
+        return model.weight.detach().numpy().copy()
+
+    terminal, silent = run(), run(progress=False)
+    monkeypatch.setattr(tqdm.auto, "tqdm", tqdm.notebook.tqdm)
+    notebook = run()
+    np.testing.assert_array_equal(terminal, silent)
+    np.testing.assert_array_equal(terminal, notebook)
+
+
+def test_multi_output_regression_has_no_accuracy():
+    """(N, C) outputs against float targets are a regression: no acc, no val_acc, no crash."""
+    import torch
+
+    x, _ = _toy()
+    y = np.stack([x[:, 0] + x[:, 1], x[:, 0] - x[:, 1]], axis=1).astype(np.float32)
+    model = torch.nn.Linear(2, 2)
+    loader = torch_loader(x, y, batch_size=64)
+    hist = train.fit(model, loader, torch.nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.1),
+                     epochs=3, val_loader=loader, device="cpu", verbose=False)
+    assert set(hist.history) == {"loss", "val_loss", "lr", "time"} and hist["loss"][-1] < hist["loss"][0]
+    assert set(train.evaluate(model, loader, torch.nn.functional.mse_loss)) == {"loss"}

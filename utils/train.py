@@ -11,7 +11,7 @@ elsewhere); pass ``precision="float32"`` when a lesson compares against a float3
 History keys (one number per epoch; :func:`utils.plots.plot_history` draws them):
 
 ``loss``      mean training loss over the epoch's samples (as the model was while it trained)
-``acc``       training accuracy (argmax of (N, C) outputs); absent when outputs are not class scores
+``acc``       training accuracy (argmax of (N, C) outputs against N integer labels); absent otherwise
 ``val_loss``, ``val_acc``  the same on ``val_loader`` after the epoch, in eval mode (when given)
 ``lr``        the learning rate of the epoch's last step (the first parameter group's)
 ``time``      wall seconds of the epoch, validation included
@@ -106,6 +106,12 @@ def _to(batch, device: str, non_blocking: bool):
     return batch.to(device, non_blocking=non_blocking)
 
 
+def _is_classification(out, yb) -> bool:
+    """(N, C) class scores against N integer labels: then accuracy is counted (not for regression targets)."""
+    return (out.ndim == 2 and out.shape[1] > 1 and yb.ndim == 1 and yb.shape[0] == out.shape[0]
+            and not yb.dtype.is_floating_point and not yb.dtype.is_complex)
+
+
 def _call(model, xb):
     return model(*xb) if isinstance(xb, (tuple, list)) else model(xb)
 
@@ -124,7 +130,8 @@ def _check_on_device(model, device: str) -> None:
 
 def evaluate(model, loader: Iterable, loss_fn: Callable | None = None, *, device: str | None = None,
              precision: Precision | str | None = None, bf16: bool | None = None) -> dict[str, float]:
-    """Mean loss (if ``loss_fn``) and accuracy of ``model`` over ``loader``, in eval mode, no grad.
+    """Mean loss (if ``loss_fn``) and accuracy (for class scores and integer labels) of ``model`` over
+    ``loader``, in eval mode, no grad.
 
     ``device`` defaults to where the model is; ``precision`` as in :func:`fit`.
     """
@@ -134,17 +141,18 @@ def evaluate(model, loader: Iterable, loss_fn: Callable | None = None, *, device
     policy = _policy(dev, precision, bf16)
     model.to(dev).eval()
     non_blocking = dev.startswith("cuda")
-    total, correct, loss_sum = 0, 0, 0.0
+    total, correct, loss_sum, classifier = 0, 0, 0.0, False
     with torch.no_grad(), autocast(dev, policy):
         for xb, yb in loader:
             xb, yb = _to(xb, dev, non_blocking), _to(yb, dev, non_blocking)
             out = _call(model, xb)
             if loss_fn is not None:
                 loss_sum += float(loss_fn(out.float(), yb)) * len(yb)
-            if out.ndim == 2 and out.shape[1] > 1:
+            if _is_classification(out, yb):
+                classifier = True
                 correct += int((out.argmax(1) == yb).sum())
             total += len(yb)
-    result = {"acc": correct / max(total, 1)}
+    result = {"acc": correct / max(total, 1)} if classifier else {}
     if loss_fn is not None:
         result["loss"] = loss_sum / max(total, 1)
     return result
@@ -154,7 +162,7 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
         val_loader: Iterable | None = None, scheduler: Any = None, scheduler_step: str = "epoch",
         device: str | None = None, precision: Precision | str | None = None, bf16: bool | None = None,
         clip_norm: float | None = None, callbacks: Sequence[Any] = (), verbose: bool = True,
-        max_steps: int | None = None, desc: str = "train") -> History:
+        max_steps: int | None = None, progress: bool = True, desc: str = "train") -> History:
     """Train ``model`` for ``epochs`` and return a :class:`History` (keys in the module docstring).
 
     ``scheduler`` is stepped after the optimizer, once per epoch (``scheduler_step="epoch"``; a
@@ -163,8 +171,11 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
     ``precision`` (a :class:`utils.config.Precision` or its name) to that device's policy; float16
     trains through a ``torch.amp.GradScaler``. ``bf16`` is the older, deprecated spelling:
     ``True`` means bfloat16 autocast whatever the device, ``False`` float32. ``clip_norm`` clips the
-    global gradient norm. ``callbacks``: see :class:`Callback`. Shows a ``tqdm.auto`` bar per epoch
-    and, unless ``verbose=False``, one line per epoch. Stops with :class:`NonFiniteLoss` the moment
+    global gradient norm. ``callbacks``: see :class:`Callback`. Shows one ``tqdm.auto`` bar for the
+    whole run (``progress=False``: none; a notebook that calls ``fit`` dozens of times keeps its
+    saved widgets small that way) and, unless ``verbose=False``, one line per epoch. The loader is
+    iterated directly, once per epoch, so a seeded shuffling loader gives the same batches in a
+    notebook and in a script. Stops with :class:`NonFiniteLoss` the moment
     the loss is NaN or infinite. ``max_steps`` ends training after that many optimizer steps in all
     (the epoch it falls in is closed as usual: validation, scheduler, history row, callbacks), for
     step budgets that do not divide into whole epochs.
@@ -187,12 +198,18 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
     non_blocking = dev.startswith("cuda")
     step_hooks, epoch_hooks = _hooks(callbacks, "on_step_end"), _hooks(callbacks, "on_epoch_end")
     history, step = History(), 0
+    try:
+        total = epochs * len(train_loader)
+    except TypeError:  # a generator or iterable without a length
+        total = None
+    if max_steps is not None and total is not None:
+        total = min(total, max_steps)
+    bar = tqdm(total=total, desc=desc, leave=False, disable=not progress, unit="step")
     for epoch in range(1, epochs + 1):
         model.train()
         start, seen, loss_sum, lr = time.perf_counter(), 0, 0.0, float("nan")
         correct, classifier = torch.zeros((), dtype=torch.long, device=dev), False
-        bar = tqdm(train_loader, desc=f"{desc} epoch {epoch}/{epochs}", leave=False)
-        for batch, (xb, yb) in enumerate(bar):
+        for batch, (xb, yb) in enumerate(train_loader):
             xb, yb = _to(xb, dev, non_blocking), _to(yb, dev, non_blocking)
             with autocast(dev, policy):
                 out = _call(model, xb)
@@ -219,14 +236,15 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
                 scheduler.step()
             step += 1
             loss_sum += value * len(yb)
-            if out.ndim == 2 and out.shape[1] > 1:
+            if _is_classification(out, yb):
                 classifier = True
                 correct += (out.argmax(1) == yb).sum()
             seen += len(yb)
             for hook in step_hooks:
                 hook(step, value, model)
+            bar.update(1)
             if batch % 20 == 0:
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
+                bar.set_postfix(epoch=f"{epoch}/{epochs}", loss=f"{loss_sum / seen:.4f}")
             if max_steps is not None and step >= max_steps:
                 break
         row = {"loss": loss_sum / seen}
@@ -234,7 +252,9 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
             row["acc"] = int(correct) / seen
         if val_loader is not None:
             val = evaluate(model, val_loader, loss_fn, device=dev, precision=policy)
-            row.update(val_loss=val["loss"], val_acc=val["acc"])
+            row["val_loss"] = val["loss"]
+            if "acc" in val:
+                row["val_acc"] = val["acc"]
         if scheduler is not None and scheduler_step == "epoch":
             if plateau:
                 scheduler.step(row.get("val_loss", row["loss"]))
@@ -248,6 +268,7 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
             print(f"{desc} epoch {epoch:>3}/{epochs}: " + "  ".join(_fmt(k, v) for k, v in row.items()))
         if stop or (max_steps is not None and step >= max_steps):
             break
+    bar.close()
     return history
 
 
