@@ -174,8 +174,9 @@ def fit(model, train_loader: Iterable, loss_fn: Callable, optimizer, *, epochs: 
     global gradient norm. ``callbacks``: see :class:`Callback`. Shows one ``tqdm.auto`` bar for the
     whole run (``progress=False``: none; a notebook that calls ``fit`` dozens of times keeps its
     saved widgets small that way) and, unless ``verbose=False``, one line per epoch. The loader is
-    iterated directly, once per epoch, so a seeded shuffling loader gives the same batches in a
-    notebook and in a script. Stops with :class:`NonFiniteLoss` the moment
+    iterated directly, once per epoch: wrapped in a Jupyter ``tqdm`` bar, a seeded shuffling
+    ``DataLoader`` deals its batches in another order than in a script (seen with tqdm 4.70), so a
+    hand-written loop that must match ``fit`` puts its bar over the epochs, not over the loader. Stops with :class:`NonFiniteLoss` the moment
     the loss is NaN or infinite. ``max_steps`` ends training after that many optimizer steps in all
     (the epoch it falls in is closed as usual: validation, scheduler, history row, callbacks), for
     step budgets that do not divide into whole epochs.
