@@ -363,7 +363,7 @@ def test_fit_max_steps_and_callbacks_that_add_numbers():
             steps.append(step)
 
         def on_epoch_end(self, epoch, row, model):
-            row["weight_norm"] = float(model[0].weight.norm())
+            row["weight_norm"] = float(model[0].weight.detach().norm())
 
     hist = train.fit(model, loader, torch.nn.functional.cross_entropy, opt, epochs=10, max_steps=12,
                      callbacks=[Watch()], device="cpu", verbose=False)
