@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .checks import to_numpy
+
 ACTIVATIONS = ("relu", "tanh", "sigmoid", None)
 
 
@@ -69,7 +71,7 @@ def torch_to_mlp(model) -> list[tuple[np.ndarray, np.ndarray]]:
     """The ``(W, b)`` pairs of every ``Linear`` in a PyTorch module, in order (``W = weight.T``)."""
     import torch
 
-    return [(m.weight.detach().cpu().numpy().T.copy(), m.bias.detach().cpu().numpy().copy())
+    return [(to_numpy(m.weight).T.copy(), to_numpy(m.bias).copy())
             for m in model.modules() if isinstance(m, torch.nn.Linear)]
 
 
@@ -77,5 +79,5 @@ def keras_to_mlp(model) -> list[tuple[np.ndarray, np.ndarray]]:
     """The ``(W, b)`` pairs of every ``Dense`` layer of a Keras model, in order."""
     import keras
 
-    return [(np.array(l.kernel.numpy()), np.array(l.bias.numpy())) for l in model.layers
+    return [(to_numpy(l.kernel).copy(), to_numpy(l.bias).copy()) for l in model.layers
             if isinstance(l, keras.layers.Dense)]

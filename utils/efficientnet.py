@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from .checks import to_numpy
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -251,10 +253,6 @@ def features(model: nn.Module, x: Any, size: int | None = None, batch_size: int 
     return torch.cat(outs)
 
 
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy()
-
-
 def _keras_unit(x: Any, unit: nn.Module, name: str) -> Any:
     """Our conv/BN/ReLU6 ``nn.Sequential`` as Keras layers (channels last), weights copied."""
     import keras
@@ -275,10 +273,10 @@ def _keras_unit(x: Any, unit: nn.Module, name: str) -> Any:
                 raise ValueError(f"{lname}: padding {m.padding} with stride {s} has no exact Keras equivalent")
             if m.groups == 1:
                 layer = keras.layers.Conv2D(m.out_channels, k, s, padding, use_bias=False, name=lname)
-                weights = [_numpy(m.weight.permute(2, 3, 1, 0))]  # (out, in, kh, kw) -> (kh, kw, in, out)
+                weights = [to_numpy(m.weight.permute(2, 3, 1, 0))]  # (out, in, kh, kw) -> (kh, kw, in, out)
             elif m.groups == m.in_channels == m.out_channels:
                 layer = keras.layers.DepthwiseConv2D(k, s, padding, use_bias=False, name=lname)
-                weights = [_numpy(m.weight.permute(2, 3, 0, 1))]  # (C, 1, kh, kw) -> (kh, kw, C, 1)
+                weights = [to_numpy(m.weight.permute(2, 3, 0, 1))]  # (C, 1, kh, kw) -> (kh, kw, C, 1)
             else:
                 raise ValueError(f"{lname}: grouped convolution with {m.groups} groups is not supported")
             x = layer(x)
@@ -286,7 +284,7 @@ def _keras_unit(x: Any, unit: nn.Module, name: str) -> Any:
         elif isinstance(m, nn.BatchNorm2d):
             layer = keras.layers.BatchNormalization(epsilon=m.eps, momentum=1 - m.momentum, name=lname)
             x = layer(x)
-            layer.set_weights([_numpy(t) for t in (m.weight, m.bias, m.running_mean, m.running_var)])
+            layer.set_weights([to_numpy(t) for t in (m.weight, m.bias, m.running_mean, m.running_var)])
         elif isinstance(m, nn.ReLU6):
             x = keras.layers.ReLU(max_value=6.0, name=lname)(x)
         elif not isinstance(m, nn.Identity):
@@ -318,5 +316,5 @@ def to_keras(model: nn.Module, input_shape: Sequence[int | None] = (None, None, 
     x = keras.layers.Dropout(model.dropout.p, name="dropout")(x)
     dense = keras.layers.Dense(model.classifier.out_features, name="classifier")
     outputs = dense(x)
-    dense.set_weights([_numpy(model.classifier.weight).T, _numpy(model.classifier.bias)])
+    dense.set_weights([to_numpy(model.classifier.weight).T, to_numpy(model.classifier.bias)])
     return keras.Model(inputs, outputs, name="efficientnet_lite0")
