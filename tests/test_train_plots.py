@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from utils import config, images, measure, plots, train
-from utils.data import torch_loader
+from utils.data import EpochBatches, ShuffledBatches, torch_loader
 
 
 def _toy(seed=0):
@@ -409,3 +409,69 @@ def test_multi_output_regression_has_no_accuracy():
                      epochs=3, val_loader=loader, device="cpu", verbose=False)
     assert set(hist.history) == {"loss", "val_loss", "lr", "time"} and hist["loss"][-1] < hist["loss"][0]
     assert set(train.evaluate(model, loader, torch.nn.functional.mse_loss)) == {"loss"}
+
+
+def test_shuffled_batches_cover_every_sample_once_per_epoch_in_a_new_seeded_order():
+    import torch
+
+    x, y = torch.arange(10.0)[:, None], torch.arange(10)
+    batches = ShuffledBatches(x, y, batch_size=4, seed=1)
+    assert len(batches) == 3
+    epochs = [[yb.tolist() for _, yb in batches] for _ in range(2)]
+    for epoch in epochs:
+        assert [len(b) for b in epoch] == [4, 4, 2] and sorted(sum(epoch, [])) == list(range(10))
+    assert epochs[0] != epochs[1]                                        # reshuffled every pass
+    again = ShuffledBatches(x, y, batch_size=4, seed=1)
+    assert [[yb.tolist() for _, yb in again] for _ in range(2)] == epochs  # the seed alone decides
+    for xb, yb in batches:
+        assert torch.equal(xb[:, 0].long(), yb)                         # samples stay paired with labels
+    dropped = ShuffledBatches(x, y, batch_size=4, seed=1, drop_last=True)
+    assert len(dropped) == 2 and [len(yb) for _, yb in dropped] == [4, 4]
+    with pytest.raises(ValueError, match="samples"):
+        ShuffledBatches(x, y[:9], batch_size=4)
+    with pytest.raises(ValueError, match="batch_size"):
+        ShuffledBatches(x, y, batch_size=0)
+
+
+def test_shuffled_batches_transform_once_per_epoch_before_the_order_is_drawn():
+    import torch
+
+    calls = []
+
+    def negate_some(x, generator):                                       # an augmentation that uses the generator
+        calls.append(1)
+        flip = torch.rand(len(x), generator=generator) < 0.5
+        return torch.where(flip[:, None], -x, x)
+
+    x, y = torch.arange(1.0, 9.0)[:, None], torch.arange(8)
+    batches = ShuffledBatches(x, y, batch_size=3, seed=0, transform=negate_some)
+    out = [(xb, yb) for xb, yb in batches]
+    assert len(calls) == 1
+    for xb, yb in out:
+        assert torch.equal(xb[:, 0].abs().long() - 1, yb)
+    generator = torch.Generator().manual_seed(0)                         # the same stream, written out
+    expected_x = negate_some(x, generator)
+    order = torch.randperm(8, generator=generator)
+    assert torch.equal(torch.cat([xb for xb, _ in out]), expected_x[order])
+
+
+def test_epoch_batches_draw_anew_every_epoch_and_fit_uses_them():
+    import torch
+
+    x, y = _toy()
+    draws = []
+
+    def draw():
+        draws.append(1)
+        for k in range(0, len(x), 64):
+            yield torch.from_numpy(x[k:k + 64]), torch.from_numpy(y[k:k + 64])
+
+    batches = EpochBatches(draw, n_batches=4)
+    model = _mlp()
+    log = train.StepLog()
+    train.fit(model, batches, torch.nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1),
+              epochs=3, callbacks=[log], device="cpu", verbose=False)
+    assert len(draws) == 3 and len(batches) == 4
+    assert len(log.losses) == 12 and len(log.stamps) == 12
+    assert all(isinstance(v, float) for v in log.losses) and log.stamps == sorted(log.stamps)
+    assert np.mean(log.losses[-4:]) < np.mean(log.losses[:4])          # the losses are the training's

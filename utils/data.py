@@ -637,6 +637,61 @@ def load_multi30k(src: str = "en", tgt: str = "fr", split: str = "train", *,
     return pairs
 
 
+# --------------------------------------------------------------------------- batches for fit
+class ShuffledBatches:
+    """Mini-batches ``(x[idx], y[idx])`` of in-memory tensors, in a new seeded order at every pass.
+
+    For data that is already one tensor (on the device, say), where a ``DataLoader`` would only
+    add per-sample collation. Every pass (epoch) first applies ``transform(x, generator)`` when
+    one is given (a whole-tensor augmentation such as :func:`utils.images.flip_and_shift`), then
+    draws a permutation from the same seeded ``torch.Generator``; so a run is reproducible and
+    each epoch differs. ``drop_last`` leaves out a final partial batch. ``len()`` is the number of
+    batches per pass, which :func:`utils.train.fit` uses for its progress bar.
+    Introduced in ``03_optimization/03_framework_optimizer_toolbox.ipynb``.
+    """
+
+    def __init__(self, x, y, batch_size: int, seed: int = 0, *, transform: Callable | None = None,
+                 drop_last: bool = False):
+        import torch
+
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+        self.x, self.y, self.batch_size = x, y, check_size(batch_size, "batch_size")
+        self.transform, self.drop_last = transform, drop_last
+        self.generator = torch.Generator().manual_seed(seed)  # advances by one pass per epoch
+
+    def __len__(self) -> int:
+        n = len(self.x)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        import torch
+
+        x = self.x if self.transform is None else self.transform(self.x, self.generator)
+        order = torch.randperm(len(x), generator=self.generator).to(x.device)
+        for k in range(len(self)):
+            idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+            yield x[idx], self.y[idx]
+
+
+class EpochBatches:
+    """Batches that ``fit`` loops over once per epoch: every pass calls ``draw()`` anew.
+
+    For an epoch's batches that :class:`ShuffledBatches` cannot describe: ``draw`` returns an
+    iterable (a generator function's result, typically) of that epoch's ``(x, y)`` batches, and
+    ``n_batches`` is how many it yields. Introduced in ``05_cnns/04_project_cifar10.ipynb``.
+    """
+
+    def __init__(self, draw: Callable, n_batches: int):
+        self.draw, self.n_batches = draw, n_batches
+
+    def __iter__(self):
+        return iter(self.draw())
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+
 # --------------------------------------------------------------------------- framework wrappers
 def torch_loader(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128,
                  shuffle: bool = False, seed: int = 0):

@@ -69,6 +69,23 @@ class Callback:
         return None
 
 
+class StepLog(Callback):
+    """Keeps every optimizer step's training loss (``losses``) and the time just after it (``stamps``).
+
+    ``fit``'s history has one number per epoch; curves of every step, and step timings (the
+    difference of two stamps is one whole step: data, forward, backward, update), need this.
+    Introduced in ``02_backprop/03_framework_autograd.ipynb``, which writes it out first.
+    """
+
+    def __init__(self):
+        self.losses: list[float] = []
+        self.stamps: list[float] = []
+
+    def on_step_end(self, step: int, loss: float, model) -> None:
+        self.losses.append(loss)
+        self.stamps.append(time.perf_counter())
+
+
 def _hooks(callbacks: Sequence[Any], name: str) -> list[Callable]:
     hooks = []
     for cb in callbacks:
