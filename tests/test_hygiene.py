@@ -67,7 +67,6 @@ LONG_CELLS_PENDING = {
     "05_cnns/04_project_cifar10.ipynb": 2,
     "06_advanced_cnns/04_project_cat_dog_transfer.ipynb": 3,
     "07_rnns/04_project_char_shakespeare.ipynb": 3,
-    "08_seq2seq/04_project_translation_en_fr.ipynb": 3,
 }
 
 
