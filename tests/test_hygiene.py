@@ -64,9 +64,7 @@ MAX_CELL_LINES = 40
 #: Notebooks whose long cells have not been split yet, with how many they still have. The list may only
 #: shrink: a notebook with fewer long cells than listed fails too, so that its entry is lowered or removed.
 LONG_CELLS_PENDING = {
-    "05_cnns/04_project_cifar10.ipynb": 2,
     "06_advanced_cnns/04_project_cat_dog_transfer.ipynb": 3,
-    "07_rnns/04_project_char_shakespeare.ipynb": 3,
 }
 
 
