@@ -105,7 +105,8 @@ def test_reduce_on_plateau_gets_the_validation_loss():
     opt = torch.optim.SGD(model.parameters(), lr=1e-6)  # too small to improve: the scheduler must cut
     loader = torch_loader(x, y, batch_size=64)
     hist = train.fit(model, loader, torch.nn.functional.cross_entropy, opt, epochs=3, val_loader=loader,
-                     scheduler=Recorded(opt, patience=0, factor=0.1), verbose=False)
+                     scheduler=Recorded(opt, patience=0, factor=0.1), verbose=False,
+                     precision="float32")  # in bfloat16 (a CPU with native bf16) both losses round to one value
     assert given == hist["val_loss"] and given != hist["loss"]
     assert hist["lr"] == pytest.approx([1e-6, 1e-6, 1e-7])
     with pytest.raises(ValueError, match="per-epoch"):
@@ -307,7 +308,6 @@ def test_flip_and_shift_is_an_exact_flip_plus_shift():
     import torch
     import torch.nn.functional as F
 
-    assert train.flip_and_shift is images.flip_and_shift                      # the old name still works
     images_ = torch.randn(64, 3, 8, 8)
     out = images.flip_and_shift(images_, torch.Generator().manual_seed(0), max_shift=2)
     assert out.shape == images_.shape and out.is_contiguous(memory_format=torch.channels_last)
@@ -329,7 +329,6 @@ def test_count_multiply_adds_equals_half_the_flop_counter():
     from torch import nn
     from torch.utils.flop_counter import FlopCounterMode
 
-    assert train.count_multiply_adds is measure.count_multiply_adds
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, groups=4),
                         nn.Flatten(), nn.Linear(8 * 7 * 7, 10))
     with FlopCounterMode(display=False) as flops, torch.no_grad():

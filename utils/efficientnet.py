@@ -318,3 +318,57 @@ def to_keras(model: nn.Module, input_shape: Sequence[int | None] = (None, None, 
     outputs = dense(x)
     dense.set_weights([to_numpy(model.classifier.weight).T, to_numpy(model.classifier.bias)])
     return keras.Model(inputs, outputs, name="efficientnet_lite0")
+
+
+def split_at(model: nn.Module, block: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """``(trunk, top)``: the network cut before ``blocks[block]``, for caching the frozen lower part.
+
+    ``trunk`` is the stem and ``blocks[:block]`` (images -> feature maps; at 128 px and ``block=15``,
+    N x 192 x 4 x 4); ``top`` is ``blocks[block:]``, the 1x1 ``head`` convolution to 1280 channels and the
+    global average ``pool`` (feature maps -> N x 1280 pooled features, what :func:`features` returns), as
+    an ``nn.Sequential`` with children ``blocks``, ``head`` and ``pool``. Both *share* the model's modules
+    (deep-copy the model first for a top that trains while the original stays ImageNet's), and start in the
+    model's mode: eval for a fresh :func:`efficientnet_lite0` (a new container would otherwise be in training
+    mode, and a later ``trunk.train(was_training)`` would put its batch norm in training mode too).
+    ``top(trunk(x))`` equals ``model.pool(model.feature_map(x))``. Introduced in
+    ``06_advanced_cnns/04_project_cat_dog_transfer.ipynb``.
+    """
+    from torch import nn
+
+    n = len(model.blocks)
+    if not 0 <= block <= n:
+        raise ValueError(f"block={block}: expected 0 to {n} (the model has {n} MBConv blocks)")
+    trunk = nn.Sequential(OrderedDict(stem=model.stem, blocks=nn.Sequential(*model.blocks[:block])))
+    top = nn.Sequential(OrderedDict(blocks=nn.Sequential(*model.blocks[block:]), head=model.head, pool=model.pool))
+    for part in (trunk, top, trunk.blocks, top.blocks):  # new containers take the model's mode; its modules keep theirs
+        part.training = model.training
+    return trunk, top
+
+
+def feature_maps(module: nn.Module, images: np.ndarray, size: int, *, mirror: bool = False, batch_size: int = 100,
+                 channels_last: bool = True, progress: bool = True, desc: str = "feature maps") -> torch.Tensor:
+    """``module`` (e.g. the ``trunk`` of :func:`split_at`) over uint8 images N x H x W x 3, in batches.
+
+    Each batch is :func:`preprocess`-ed at ``size`` px (memory stays small), mirrored left-right first
+    when ``mirror``, made channels-last when ``channels_last`` (usually faster on CPUs), and run in
+    eval mode without gradients (the module's mode is restored). The outputs are concatenated on the
+    CPU in the dtype the module produced: under a bfloat16 ``utils.autocast`` they are bfloat16 (half
+    the memory of float32). Introduced in ``06_advanced_cnns/04_project_cat_dog_transfer.ipynb``.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    where = next(module.parameters()).device
+    starts = range(0, len(images), batch_size)
+    was_training, outs = module.training, []
+    try:
+        module.eval()
+        with torch.no_grad():
+            for start in tqdm(starts, desc=desc, leave=False, disable=not progress or len(starts) < 2):
+                x = preprocess(images[start:start + batch_size], size)
+                x = x.flip(3) if mirror else x
+                x = x.to(where, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+                outs.append(module(x).cpu())
+    finally:
+        module.train(was_training)
+    return torch.cat(outs)

@@ -316,6 +316,27 @@ def predict(model, x, *, batch_size: int = 1024, device: str | None = None,
     return np.concatenate(outs)
 
 
+def _cache_file(folder: str, name: str, config: Any):
+    """``data_dir()/folder/{name}-{quick|full}-{hash of config}.pt``: one file per mode and configuration."""
+    import hashlib
+    import json
+
+    from .config import data_dir, is_quick
+
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return data_dir() / folder / f"{name}-{'quick' if is_quick() else 'full'}-{digest}.pt"
+
+
+def _save_atomically(obj: Any, path) -> None:
+    """``torch.save`` to a temporary name, then rename: an interrupted save never leaves a half file behind."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    torch.save(obj, partial)
+    partial.replace(path)
+
+
 def train_or_load(name: str, model, train_fn: Callable[[Any], dict | None], *, config: Any = None):
     """Train ``model`` once and cache its weights; later runs load them (uvadlc's train-or-load).
 
@@ -325,30 +346,47 @@ def train_or_load(name: str, model, train_fn: Callable[[Any], dict | None], *, c
     ``DLF_RETRAIN=1`` ignores the cache (the committed full runs use it). Returns ``(info, loaded)``.
     Introduced in ``06_advanced_cnns/04_project_cat_dog_transfer.ipynb``.
     """
-    import hashlib
     import json
 
     import torch
 
-    from .config import data_dir, is_quick, wants_retrain
+    from .config import wants_retrain
 
-    digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    path = data_dir() / "checkpoints" / f"{name}-{'quick' if is_quick() else 'full'}-{digest}.pt"
+    path = _cache_file("checkpoints", name, config)
     if path.exists() and not wants_retrain():
         saved = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(saved["state_dict"])
         print(f"loaded {name} from {path} (delete it, or set DLF_RETRAIN=1, to train again)")
         return json.loads(saved["info"]), True
     info = train_fn(model) or {}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    torch.save({"state_dict": model.state_dict(), "info": json.dumps(info)}, partial)
-    partial.replace(path)  # atomic: an interrupted save never leaves a half checkpoint behind
+    _save_atomically({"state_dict": model.state_dict(), "info": json.dumps(info)}, path)
     print(f"trained {name}; cached at {path}")
     return info, False
 
 
-# Moved to modules whose names say what they are; kept here because committed notebooks
-# (05_cnns/04, 06_advanced_cnns/03 and 04) call them as utils.train.flip_and_shift / count_multiply_adds.
-from .images import flip_and_shift  # noqa: E402,F401
-from .measure import count_multiply_adds  # noqa: E402,F401
+def compute_or_load(name: str, compute: Callable[[], dict], *, config: Any = None) -> tuple[dict, bool]:
+    """Compute a dict of tensors (and plain numbers) once and cache it; later runs load it.
+
+    For expensive derived data such as the features of a frozen network over a whole data set:
+    ``compute()`` returns e.g. ``{"train": tensor, "test": tensor, "seconds": 41.0}``. The file is
+    ``data_dir()/cache/{name}-{mode}-{hash of config}.pt`` — outside git, separate for quick and full
+    mode, and never reused after ``config`` changes, so ``config`` must name everything that changes
+    the result (input size, weights, precision, the images ...). ``DLF_RETRAIN=1`` recomputes, as it
+    retrains in :func:`train_or_load` (the committed full runs time the real computation).
+    Returns ``(values, loaded)``. Introduced in ``06_advanced_cnns/04_project_cat_dog_transfer.ipynb``.
+    """
+    import torch
+
+    from .config import wants_retrain
+
+    path = _cache_file("cache", name, config)
+    if path.exists() and not wants_retrain():
+        values = torch.load(path, map_location="cpu", weights_only=True)
+        print(f"loaded {name} from {path} (delete it, or set DLF_RETRAIN=1, to compute it again)")
+        return values, True
+    values = compute()
+    if not isinstance(values, dict):
+        raise TypeError(f"compute_or_load({name!r}): compute() must return a dict, got {type(values).__name__}")
+    _save_atomically(values, path)
+    print(f"computed {name}; cached at {path}")
+    return values, False
