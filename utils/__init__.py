@@ -11,6 +11,7 @@ One small module per concern (see ``CONTRIBUTING.md``):
 * :mod:`utils.efficientnet` pretrained ImageNet EfficientNet-Lite0 from primitive layers, key mapping, Keras port
 * :mod:`utils.convert` weight converters between NumPy (W, b) layers, PyTorch and Keras
 * :mod:`utils.plots`   curves, image grids, confusion matrices, decision boundaries
+* :mod:`utils.diagrams` pictures of structures: neurons, layers, graphs, feature maps, arrows
 * :mod:`utils.checks`  ``assert_close``, gradient checks, auto-checked exercises
 * :mod:`utils.results` ``record`` headline numbers (asserted against targets in full mode)
 * :mod:`utils.layout`  the repository layout: root, chapters, notebooks, READMEs
@@ -21,7 +22,7 @@ Nothing here imports torch or TensorFlow at import time.
 """
 from __future__ import annotations
 
-from . import checks, config, convert, data, efficientnet, images, measure, notebook, plots, results, train
+from . import checks, config, convert, data, diagrams, efficientnet, images, measure, notebook, plots, results, train
 from .checks import CheckFailure, Exercise, assert_close, compare, gradient_check, must_fail, numerical_gradient
 from .config import autocast, data_dir, device, is_quick, pick, precision, rng, seed_everything, setup
 from .measure import best_time, count_parameters
@@ -31,7 +32,7 @@ from .results import record, show_table
 #: Marks this package as the course's own ``utils`` (not some other top-level ``utils``).
 COURSE = "deep-learning-fundamentals"
 
-__all__ = ["checks", "config", "data", "images", "measure", "plots", "results", "train", "CheckFailure",
+__all__ = ["checks", "config", "data", "diagrams", "images", "measure", "plots", "results", "train", "CheckFailure",
            "Exercise", "assert_close", "compare", "gradient_check", "must_fail", "numerical_gradient", "autocast",
            "data_dir", "device", "is_quick", "pick", "precision", "rng", "seed_everything", "setup", "best_time", "count_parameters", "convert", "efficientnet", "notebook", "add_to_class",
            "record", "show_table", "COURSE"]
