@@ -143,15 +143,22 @@ def visit(built):
                                          args=["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
                                                "--disable-dev-shm-usage",  # containers' small /dev/shm
                                                "--disable-gpu"])
-            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
             current = {"page": ""}
-            page.on("console", lambda m: errors.append(f"{current['page']}: console {m.type}: {m.text}")
-                    if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(f"{current['page']}: uncaught {e}"))
 
-            page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:"))
-                    else outside.add(f"{current['page']}: {r.url}"))
-            page.set_default_timeout(120_000)  # a page takes about 1 s; far more only on a starved CPU
+            def watched(label):
+                """A fresh tab whose errors and outside requests are recorded under `label` (or current page)."""
+                tab = context.new_page()
+                name = (lambda: label) if label else (lambda: current["page"])
+                tab.on("console", lambda m: errors.append(f"{name()}: console {m.type}: {m.text}")
+                       if m.type == "error" else None)
+                tab.on("pageerror", lambda e: errors.append(f"{name()}: uncaught {e}"))
+                tab.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:"))
+                       else outside.add(f"{name()}: {r.url}"))
+                tab.set_default_timeout(120_000)  # a page takes about 1 s; far more only on a starved CPU
+                return tab
+
+            page = watched(None)
             for rel in pages:
                 current["page"] = rel
                 try:
@@ -173,19 +180,22 @@ def visit(built):
                                        " return s && !/Searching/.test(s.textContent); }", timeout=30000)
                 search[query] = page.eval_on_selector_all("#search-results ul.search li a",
                                                           "els => els.map(e => e.getAttribute('href'))")
+            page.close()  # its search results may still be rendering on timers; they must not reach the probe
             # The checks themselves can fail: a page with an outside image, raw and untypeset math.
-            current["page"] = "(probe)"
+            # A tab of its own, so nothing left over from the pages above can run in it or be counted as it.
+            page = watched("(probe)")
             page.set_content('<p>$$x$$</p><span class="math">\\(y\\)</span><img src="https://cdn.example.org/a.png">'
                              f'<a href="{base}no-such-page.html">x</a>', wait_until="load")
             probe = page.evaluate(_INSPECT)
-            probe["outside"] = sorted(o for o in outside if o.startswith("(probe)"))
-            probe["errors"] = [e for e in errors if e.startswith("(probe)")]
-            outside -= set(probe["outside"])
-            errors[:] = [e for e in errors if not e.startswith("(probe)")]
             browser.close()
     finally:
         server.shutdown()
         server.server_close()
+    # Sorted out only once the browser is closed: an event that arrives late is still counted where it belongs.
+    probe["outside"] = sorted(o for o in outside if o.startswith("(probe)"))
+    probe["errors"] = [e for e in errors if e.startswith("(probe)")]
+    outside -= set(probe["outside"])
+    errors[:] = [e for e in errors if not e.startswith("(probe)")]
     seconds = time.perf_counter() - start
     report = {"build_seconds": round(built.seconds, 1), "browser_seconds": round(seconds, 1),
               "pages": len(seen), "screenshots": len(list(SHOTS.glob("*.png"))),
