@@ -19,9 +19,7 @@ MAX_WORDS, MIN_OUTCOMES, MAX_OUTCOMES = 80, 3, 5
 #: Notebooks whose opening is not converted yet (paths relative to the repository root).
 OPENINGS_PENDING: set[str] = set()  # e.g. "11_topic/01_theory_x.ipynb" while its opening is being rewritten
 #: Theory notebooks that do not draw a structure with utils.diagrams yet.
-DIAGRAMS_PENDING = {
-    "09_transformers/01_theory_transformers.ipynb",
-}
+DIAGRAMS_PENDING: set[str] = set()
 
 
 def _rel(path):
