@@ -1,4 +1,6 @@
-"""utils.text: the reversible word tokenizer, vocabularies, padding and length-bucketed batches."""
+"""utils.text: the reversible word tokenizer, vocabularies, padding, length-bucketed batches, sinusoidal positions."""
+import math
+
 import numpy as np
 import pytest
 
@@ -96,3 +98,24 @@ def test_bucketed_batches_teacher_forcing_and_len():
     assert s[0, :len(src[0])].tolist() == src[0]
     with pytest.raises(ValueError):
         text.BucketedBatches(src, tgt[:-1], batch_size=8)
+
+
+def test_sinusoidal_positions_formula_and_precision():
+    table = text.sinusoidal_positions(7, 6, base=100.0)
+    assert table.shape == (7, 6) and table.dtype == np.float32
+    for p in range(7):
+        for i in range(3):
+            theta = 100.0 ** (-2 * i / 6)
+            assert abs(float(table[p, 2 * i]) - math.sin(p * theta)) <= 2.0 ** -25   # float32: half a step below 1
+            assert abs(float(table[p, 2 * i + 1]) - math.cos(p * theta)) <= 2.0 ** -25
+    wide = text.sinusoidal_positions(512, 256, dtype=np.float64)
+    assert wide.dtype == np.float64
+    reference = np.array([[math.sin(p * 10000.0 ** (-(j - j % 2) / 256)) if j % 2 == 0 else
+                           math.cos(p * 10000.0 ** (-(j - j % 2) / 256)) for j in range(256)] for p in range(512)])
+    np.testing.assert_allclose(wide, reference, rtol=0, atol=1e-12)       # angles up to 511: ~1e-13 apart at most
+    narrow = text.sinusoidal_positions(512, 256)
+    assert np.array_equal(narrow, wide.astype(np.float32))                # the float64 table, rounded to float32
+    assert np.abs(narrow - wide).max() <= 2.0 ** -25                      # half a float32 step below 1
+    assert not np.array_equal(narrow[:, 0::2], narrow[:, 1::2])           # sines and cosines not mixed up
+    with pytest.raises(ValueError):
+        text.sinusoidal_positions(4, 5)

@@ -11,6 +11,7 @@ later notebooks (``09_transformers/03_framework_transformer_translation.ipynb``)
 * :func:`pad`: a list of id lists as one right-padded int64 array (optionally wrapped in ``<bos>`` … ``<eos>``).
 * :func:`bucket_plan` and :class:`BucketedBatches`: batches of sentences of similar length (little padding),
   either a fixed number of sentences or a budget of tokens per batch, in a new seeded order at every pass.
+* :func:`sinusoidal_positions`: the sinusoidal position table of the Transformer.
 """
 from __future__ import annotations
 
@@ -154,3 +155,18 @@ class BucketedBatches:
         plan, self._next = self._plan(), None
         for idx in plan:
             yield self.batch(idx)
+
+
+def sinusoidal_positions(n: int, d: int, base: float = 10000.0, dtype=np.float32) -> np.ndarray:
+    """The ``(n, d)`` position table of Vaswani et al. (2017), for even ``d``, as ``dtype``.
+
+    ``PE[p, 2i] = sin(p θ_i)``, ``PE[p, 2i+1] = cos(p θ_i)``, ``θ_i = base^(-2i/d)``, computed in float64 and then
+    cast. Taught in ``09_transformers/01_theory_transformers.ipynb`` and built from scratch in
+    ``09_transformers/02_scratch_transformer.ipynb``, which keep their own copies; later notebooks use this one.
+    """
+    if d < 2 or d % 2:
+        raise ValueError(f"d={d}: the table needs an even width (sine, cosine pairs)")
+    angles = np.arange(n)[:, None] * base ** (-np.arange(0, d, 2) / d)      # (n, d/2), float64
+    table = np.empty((n, d), dtype=dtype)
+    table[:, 0::2], table[:, 1::2] = np.sin(angles), np.cos(angles)
+    return table
