@@ -96,3 +96,75 @@ def test_the_opening_check_can_fail():
     assert "2 outcomes" in opening_problems(good.replace("- c,\n  wrapped\n", ""))[0]
     assert "no 'You will be able to:'" in opening_problems(good.replace("You will be able to:", "Outcomes:"))[0]
     assert opening_problems("# T\n\nno opening") == ["no **What you will learn.** paragraph"]
+
+
+# --- Exercises and "Go further" (issue 22, item 4) -------------------------------------------------------------
+CHAPTERS = sorted({p.parent for p in NOTEBOOKS})
+PROJECTS = [p for p in NOTEBOOKS if "_project_" in p.name]
+#: Skills the exercises used to repeat (title patterns) and how many exercises of the whole course may practise each.
+#: Within one chapter no two exercises may share one of them.
+REPEATED_SKILLS = {
+    "counting parameters": (r"parameters? of|count\w*\b.*parameters|how big are the weights", 1),
+    "clipping by global norm": (r"clip\w*\b.*global norm", 1),
+    "Grad-CAM": (r"grad-cam", 1),
+    "nucleus sampling": (r"top-p|nucleus", 1),
+    "folding batch norm": (r"fold batch norm", 1),
+    "rounding to bfloat16": (r"bfloat16", 1),
+    "causal masks": (r"\bcausal\b", 1),
+    "porting between PyTorch and Keras": (r"\bport\b|\bconvert\b|to keras", 4),  # one per framework chapter at most
+}
+EXERCISE_RE = re.compile(r"^#{2,4}\s*Exercise (\d+) — (.+)$", flags=re.M)
+
+
+def exercise_titles(nb) -> list[tuple[int, str]]:
+    return [(int(n), title.strip()) for c in nb.cells if c.cell_type == "markdown"
+            for n, title in EXERCISE_RE.findall(c.source)]
+
+
+def skills_repeated(titles: list[str], limit_of=lambda skill: 1) -> dict[str, list[str]]:
+    """Skills of REPEATED_SKILLS practised by more of ``titles`` than allowed."""
+    found = {skill: [t for t in titles if re.search(pattern, t, flags=re.I)]
+             for skill, (pattern, _) in REPEATED_SKILLS.items()}
+    return {skill: ts for skill, ts in found.items() if len(ts) > limit_of(skill)}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_exercises_of_a_chapter_practise_different_skills(chapter):
+    titles = []
+    for path in notebooks(chapter=chapter):
+        nb = nbformat.read(path, as_version=4)
+        found = exercise_titles(nb)
+        assert [n for n, _ in found] == [1, 2, 3], f"{_rel(path)}: exercises numbered {[n for n, _ in found]}"
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert code.count("solution=True") >= 3, f"{_rel(path)}: every exercise's solution is checked"
+        assert len(re.findall(r"\.rejects\(", code)) >= 3, f"{_rel(path)}: every check is shown to reject a wrong answer"
+        titles += [t for _, t in found]
+    assert len({t.lower() for t in titles}) == len(titles), f"{chapter.name}: an exercise title repeats: {titles}"
+    assert skills_repeated(titles) == {}, f"{chapter.name}: one skill, several exercises"
+
+
+def test_no_skill_is_drilled_across_the_course():
+    titles = [t for path in NOTEBOOKS for _, t in exercise_titles(nbformat.read(path, as_version=4))]
+    repeated = skills_repeated(titles, limit_of=lambda skill: REPEATED_SKILLS[skill][1])
+    assert repeated == {}, repeated
+
+
+def test_the_skill_check_can_fail():
+    assert skills_repeated(["count a convolution's parameters", "the parameters of a Transformer layer"])
+    assert skills_repeated(["causal attention by hand", "the causal mask, in PyTorch's convention"])
+    assert skills_repeated(["the ELU derivative", "one step of Adam"]) == {}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda c: c.name)
+def test_each_chapter_has_open_ended_tasks(chapter):
+    """Two or three "Go further" tasks per project notebook, each saying what a good answer looks like."""
+    projects = [p for p in PROJECTS if p.parent == chapter]
+    assert projects, f"{chapter.name} has no project notebook"
+    for path in projects:
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+        match = re.search(r"^#{2,4}\s*Go further[^\n]*\n(.*?)(?=^#{1,4} |\Z)", text, flags=re.M | re.S)
+        assert match, f"{_rel(path)}: no Go further section"
+        tasks = re.split(r"\n(?=\d+\. )", "\n" + match.group(1))[1:]
+        assert 2 <= len(tasks) <= 3, f"{_rel(path)}: {len(tasks)} Go further tasks"
+        vague = [t.split("\n")[0][:60] for t in tasks if "good answer" not in " ".join(t.split()).lower()]
+        assert not vague, f"{_rel(path)}: tasks that do not say what a good answer looks like: {vague}"
