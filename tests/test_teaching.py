@@ -168,3 +168,24 @@ def test_each_chapter_has_open_ended_tasks(chapter):
         assert 2 <= len(tasks) <= 3, f"{_rel(path)}: {len(tasks)} Go further tasks"
         vague = [t.split("\n")[0][:60] for t in tasks if "good answer" not in " ".join(t.split()).lower()]
         assert not vague, f"{_rel(path)}: tasks that do not say what a good answer looks like: {vague}"
+
+
+def solution_cells_not_collapsed(nb) -> list[int]:
+    """Indices of "# @title Solution" cells that Jupyter, Colab and the site would show open."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.startswith("# @title Solution")
+            and not (c.metadata.get("jupyter", {}).get("source_hidden") and c.metadata.get("cellView") == "form")]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_rel)
+def test_solutions_are_collapsed(path):
+    """Hidden in Jupyter (``jupyter.source_hidden``), a form in Colab (``cellView``), a closed box on the site."""
+    nb = nbformat.read(path, as_version=4)
+    assert sum(c.cell_type == "code" and c.source.startswith("# @title Solution") for c in nb.cells) >= 3
+    assert solution_cells_not_collapsed(nb) == [], f"{_rel(path)}: solution cells shown open"
+
+
+def test_the_collapsed_check_can_fail():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# @title Solution (try it first)\nx = 1")])
+    assert solution_cells_not_collapsed(nb) == [0]
+    nb.cells[0].metadata.update({"cellView": "form", "jupyter": {"source_hidden": True}})
+    assert solution_cells_not_collapsed(nb) == []
