@@ -348,6 +348,18 @@ def test_best_time_is_the_fastest_repeat_per_call_in_seconds():
         measure.best_time(lambda: None, repeat=0)
 
 
+def test_call_times_keeps_every_call_after_the_warm_up():
+    ticks = iter([0.0, 2.0, 10.0, 11.0, 20.0, 23.0])                   # calls of 2.0, 1.0 and 3.0 seconds
+    calls = []
+    times = measure.call_times(lambda: calls.append(1), 3, warmup=2, clock=lambda: next(ticks))
+    assert times == [2.0, 1.0, 3.0] and len(calls) == 5                 # 2 warm-up calls are not timed
+    assert [t >= 0 for t in measure.call_times(lambda: None, 2, warmup=0)] == [True, True]  # the real clock
+    with pytest.raises(ValueError, match="at least 1"):
+        measure.call_times(lambda: None, 0)
+    with pytest.raises(ValueError, match="warmup"):
+        measure.call_times(lambda: None, 1, warmup=-1)
+
+
 def test_fit_max_steps_and_callbacks_that_add_numbers():
     import torch
 

@@ -1,7 +1,8 @@
-"""What a computation costs: multiply-adds of a model's forward pass and the best wall time of a call.
+"""What a computation costs: multiply-adds of a model's forward pass and the wall time of a call.
 
 ``count_multiply_adds`` is introduced in ``05_cnns/04_project_cifar10.ipynb``; ``best_time`` replaces the
-three notebook copies (02/01, 02/02, 05/02) that timed in seconds, microseconds and CPU seconds.
+three notebook copies (02/01, 02/02, 05/02) that timed in seconds, microseconds and CPU seconds;
+``call_times`` keeps every timing, for medians and tail latencies (``10_training_at_scale/04_project_ship_cifar10``).
 """
 from __future__ import annotations
 
@@ -27,6 +28,25 @@ def best_time(fn: Callable[[], object], repeat: int = 5, number: int = 1, *,
             fn()
         best = min(best, (clock() - start) / number)
     return best
+
+
+def call_times(fn: Callable[[], object], repeat: int, *, warmup: int = 1,
+               clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Seconds of each of ``repeat`` calls of ``fn()``, after ``warmup`` untimed calls.
+
+    The whole distribution, where :func:`best_time` keeps only its minimum: a serving latency is a median
+    and a high percentile (p99) of these, since every call a user makes counts, the slow ones too.
+    """
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f"repeat must be at least 1 and warmup at least 0, got repeat={repeat}, warmup={warmup}")
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = clock()
+        fn()
+        times.append(clock() - start)
+    return times
 
 
 def count_multiply_adds(model, shape=(1, 3, 32, 32)) -> int:
