@@ -80,7 +80,8 @@ def colab_like_venv(folder: Path) -> ColabVenv:
            and k not in {"DLF_RESULTS_FILE"}}
     env.update(VIRTUAL_ENV=str(folder / "venv"), PATH=f"{folder / 'venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}",
                PIP_NO_INDEX="1", PIP_NO_CACHE_DIR="1", PIP_DISABLE_PIP_VERSION_CHECK="1", DLF_QUICK="1",
-               MPLBACKEND="Agg", PYTHONNOUSERSITE="1")
+               MPLBACKEND="Agg", PYTHONNOUSERSITE="1",
+               DLF_WORK_DIR=str(folder / "work"))        # not the folder nbval's run of the same notebook empties
     return ColabVenv(python, env)
 
 

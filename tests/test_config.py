@@ -1,6 +1,7 @@
 import random
 
 import numpy as np
+import pytest
 
 import utils
 from utils import config
@@ -21,6 +22,28 @@ def test_data_dir_env_and_default(monkeypatch, tmp_path):
     assert config.data_dir() == tmp_path
     monkeypatch.delenv("DLF_DATA_DIR")
     assert "dlf" in str(config.data_dir())
+
+
+def test_work_dir_is_emptied_on_each_call_and_stays_under_the_data_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLF_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DLF_WORK_DIR", raising=False)
+    first = config.work_dir("03_ship")
+    assert first == tmp_path / "work" / "03_ship" and first.is_dir() and not any(first.iterdir())
+    (first / "model.onnx").write_bytes(b"x" * 10)
+    (first / "logs").mkdir()
+    (first / "logs" / "events").write_text("e")
+    again = config.work_dir("03_ship")                      # a second run of the same notebook: one copy, empty
+    assert again == first and not any(again.iterdir())
+    (again / "kept.txt").write_text("after the run")        # what a run writes stays for the reader to open
+    config.work_dir("other")
+    assert (again / "kept.txt").read_text() == "after the run"
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["03_ship", "other"]
+    monkeypatch.setenv("DLF_WORK_DIR", str(tmp_path / "elsewhere"))
+    assert config.work_dir("03_ship") == tmp_path / "elsewhere" / "03_ship"
+    assert (again / "kept.txt").exists()                   # another root: the data directory's folder is untouched
+    for bad in ("", ".", "..", "a/b", "../escape", "a\\b"):
+        with pytest.raises(ValueError):
+            config.work_dir(bad)
 
 
 def _draws():

@@ -75,3 +75,36 @@ def test_code_cells_are_short(path):
     allowed = LONG_CELLS_PENDING.get(rel, 0)
     assert len(long) <= allowed, f"{rel}: code cells over {MAX_CELL_LINES} lines (cell, lines): {long}"
     assert len(long) == allowed, f"{rel}: now {len(long)} long cells: lower its LONG_CELLS_PENDING entry to {len(long)}"
+
+
+def leaky_temp_folders(source):
+    """Lines of notebook code that make a temporary folder nobody removes: ``mkdtemp`` and a
+    ``TemporaryDirectory`` outside a ``with`` (its clean-up at kernel exit does not run when the kernel is
+    killed, which is how Jupyter and nbclient stop it). ``utils.work_dir`` is the course's way."""
+    import ast
+
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    tree = ast.parse(code)
+    in_with = {id(item.context_expr) for node in ast.walk(tree) if isinstance(node, ast.With) for item in node.items}
+    leaks = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name == "mkdtemp" or (name == "TemporaryDirectory" and id(node) not in in_with):
+                leaks.append(f"line {node.lineno}: {name}")
+    return leaks
+
+
+def test_the_leak_finder_tells_a_leak_from_a_clean_up():
+    assert leaky_temp_folders("import tempfile\nd = tempfile.mkdtemp(prefix='x')") == ["line 2: mkdtemp"]
+    assert leaky_temp_folders("from tempfile import mkdtemp\nd = mkdtemp()") == ["line 2: mkdtemp"]
+    assert leaky_temp_folders("W = tempfile.TemporaryDirectory(prefix='w')") == ["line 1: TemporaryDirectory"]
+    assert leaky_temp_folders("%matplotlib inline\nwith tempfile.TemporaryDirectory() as tmp:\n    pass") == []
+    assert leaky_temp_folders("d = utils.work_dir('03_ship')") == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_leave_no_temporary_folders_behind(path):
+    nb = nbformat.read(path, as_version=4)
+    source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert leaky_temp_folders(source) == [], f"{path.name}: use utils.work_dir(name) for files the notebook writes"

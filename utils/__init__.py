@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from . import checks, config, convert, data, diagrams, efficientnet, images, measure, notebook, plots, results, train
 from .checks import CheckFailure, Exercise, assert_close, compare, gradient_check, must_fail, numerical_gradient
-from .config import autocast, data_dir, device, is_quick, pick, precision, rng, seed_everything, setup
+from .config import autocast, data_dir, device, is_quick, pick, precision, rng, seed_everything, setup, work_dir
 from .measure import best_time, count_parameters
 from .notebook import add_to_class
 from .results import record, show_table
@@ -34,5 +34,5 @@ COURSE = "deep-learning-fundamentals"
 
 __all__ = ["checks", "config", "data", "diagrams", "images", "measure", "plots", "results", "train", "CheckFailure",
            "Exercise", "assert_close", "compare", "gradient_check", "must_fail", "numerical_gradient", "autocast",
-           "data_dir", "device", "is_quick", "pick", "precision", "rng", "seed_everything", "setup", "best_time", "count_parameters", "convert", "efficientnet", "notebook", "add_to_class",
+           "data_dir", "work_dir", "device", "is_quick", "pick", "precision", "rng", "seed_everything", "setup", "best_time", "count_parameters", "convert", "efficientnet", "notebook", "add_to_class",
            "record", "show_table", "COURSE"]

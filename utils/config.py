@@ -17,6 +17,10 @@ Environment variables
     Never download: a data set that is not in the data directory raises ``DataError``.
 ``DLF_RETRAIN=1``
     Ignore cached trained weights (:func:`utils.train.train_or_load`) and train again.
+``DLF_WORK_DIR``
+    Where :func:`work_dir` makes each notebook's folder for the files it writes. Default:
+    ``work/`` in the data directory. The Colab-like test runs set it, so that they never share
+    a folder with nbval's run of the same notebook.
 ``DLF_DEVICE``
     ``cpu``, ``cuda`` (or ``cuda:N``) or ``mps``: the PyTorch device (:func:`device`); the runner's
     ``--device`` sets it. Unset: CUDA, then MPS, then the CPU.
@@ -80,6 +84,25 @@ def data_dir() -> Path:
     import pooch
 
     return Path(pooch.os_cache("dlf"))
+
+
+def work_dir(name: str) -> Path:
+    """An empty folder for the files one notebook writes (logs, checkpoints, exported models): ``data_dir()/work/name``
+    (``$DLF_WORK_DIR/name`` when that is set).
+
+    Emptied on every call, so a notebook run twice keeps one copy, not two; kept after the run, so
+    you can open what it wrote (TensorBoard logs, ONNX files). Unlike ``tempfile.mkdtemp``, nothing
+    piles up in the system's temporary folder run after run. ``name`` is one plain folder name.
+    """
+    if not name or name in {".", ".."} or any(sep in name for sep in ("/", "\\")):
+        raise ValueError(f"work_dir needs one plain folder name, not {name!r}")
+    import shutil
+
+    root = os.environ.get("DLF_WORK_DIR", "").strip()
+    folder = (Path(root).expanduser() if root else data_dir() / "work") / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
 def seed_everything(seed: int = 0) -> int:
