@@ -33,9 +33,8 @@ FRAMEWORKS = {"torch", "torchvision", "tensorflow", "tensorflow-cpu", "keras"}
 
 def imports_of(source: str) -> set[str]:
     """Top-level module names a cell imports: ``import a.b``, ``from a import b``, inside functions too."""
-    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]  # IPython magics
     found = set()
-    for node in ast.walk(ast.parse("\n".join(lines))):
+    for node in ast.walk(layout.parse_code(source)):
         if isinstance(node, ast.Import):
             found |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

@@ -83,8 +83,7 @@ def leaky_temp_folders(source):
     killed, which is how Jupyter and nbclient stop it). ``utils.work_dir`` is the course's way."""
     import ast
 
-    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-    tree = ast.parse(code)
+    tree = layout.parse_code(source)
     in_with = {id(item.context_expr) for node in ast.walk(tree) if isinstance(node, ast.With) for item in node.items}
     leaks = []
     for node in ast.walk(tree):

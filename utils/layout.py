@@ -7,6 +7,7 @@ Introduced for the tooling described in ``CONTRIBUTING.md`` (no notebook imports
 """
 from __future__ import annotations
 
+import ast
 import subprocess
 from pathlib import Path
 
@@ -68,3 +69,8 @@ def tracked_files(root: Path = ROOT) -> list[Path]:
     return sorted(p for p in root.rglob("*")
                   if p.is_file() and not _NOT_SOURCE & set(p.relative_to(root).parts)
                   and not any(part.endswith(".egg-info") for part in p.parts))
+
+
+def parse_code(source: str) -> ast.Module:
+    """Notebook code as a syntax tree, its IPython lines (``%magic``, ``!shell``) blanked so line numbers still match."""
+    return ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()))
